@@ -1,0 +1,117 @@
+//! The catalog's wire types (contract section 4). The raft node and the gateway import
+//! them from here; nothing else defines them.
+
+use serde::{Deserialize, Serialize};
+
+/// A product as every service shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Product {
+    pub name: String,
+    pub price: f64,
+    pub quantity: u64,
+}
+
+/// `PUT /products/{name}/price`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PriceChange {
+    pub price: f64,
+}
+
+/// `POST /reservations`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReserveRequest {
+    pub request_id: String,
+    pub name: String,
+    pub quantity: u64,
+}
+
+/// Where a reservation is in its life: held, then confirmed or released, never both.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ReservationState {
+    Held,
+    Confirmed,
+    Released,
+}
+
+impl ReservationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationState::Held => "held",
+            ReservationState::Confirmed => "confirmed",
+            ReservationState::Released => "released",
+        }
+    }
+}
+
+/// A reservation as answered by every reservation route.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Reservation {
+    pub request_id: String,
+    pub name: String,
+    pub quantity: u64,
+    /// The unit price when the stock was taken.
+    pub price: f64,
+    pub state: ReservationState,
+    /// Set once confirmed.
+    #[serde(default)]
+    pub order_number: Option<u64>,
+    /// When it was taken, milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub created_ms: u64,
+}
+
+/// `POST /reservations/{request_id}/confirm`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfirmRequest {
+    pub order_number: u64,
+}
+
+/// Query of `GET /reservations`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReservationQuery {
+    #[serde(default)]
+    pub state: Option<ReservationState>,
+    #[serde(default)]
+    pub older_than_ms: Option<u64>,
+}
+
+/// One row of `GET /ledger`: `initial + restocked == quantity + held + confirmed`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub name: String,
+    pub quantity: u64,
+    pub restocked: u64,
+    pub held: u64,
+    pub confirmed: u64,
+    pub initial: u64,
+}
+
+impl LedgerRow {
+    /// The conservation identity of the contract.
+    pub fn balances(&self) -> bool {
+        self.initial as u128 + self.restocked as u128
+            == self.quantity as u128 + self.held as u128 + self.confirmed as u128
+    }
+}
+
+/// SSE event name of the first event on `/events`.
+pub const EVENT_HELLO: &str = "hello";
+/// SSE event name of a product change.
+pub const EVENT_INVALIDATE: &str = "invalidate";
+
+/// Data of the `hello` event: which catalog process this stream comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hello {
+    pub epoch: String,
+}
+
+/// Data of an `invalidate` event: the product as it is after the change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Invalidate {
+    pub name: String,
+    pub quantity: u64,
+    pub price: f64,
+    /// Grows with every change of this product.
+    pub version: u64,
+}

@@ -1,0 +1,76 @@
+//! Calling another toystore service and decoding its `{"data"}` / `{"error"}` envelope.
+//!
+//! Callers must tell a definite answer from no answer: a buy whose request may have been
+//! sent but got no reply is indeterminate and may only be retried under the same key.
+
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::envelope::{Data, ErrorBody, ErrorDetail};
+
+/// Why a call to another service did not give data.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The service answered with an error status and body.
+    #[error("{status}: {}", detail.message)]
+    Status {
+        status: StatusCode,
+        detail: ErrorDetail,
+    },
+    /// No answer. `connect` is true when the connection was never made, so the request
+    /// certainly did not reach the service.
+    #[error("unreachable ({}): {reason}", if *connect { "connect" } else { "no reply" })]
+    Unreachable { connect: bool, reason: String },
+    /// An answer that does not follow the envelope.
+    #[error("bad response: {0}")]
+    BadResponse(String),
+}
+
+impl CallError {
+    /// The HTTP status, if the service answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            CallError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for CallError {
+    fn from(err: reqwest::Error) -> Self {
+        if err.is_decode() {
+            CallError::BadResponse(err.to_string())
+        } else {
+            CallError::Unreachable {
+                connect: err.is_connect(),
+                reason: err.to_string(),
+            }
+        }
+    }
+}
+
+/// Sends a request and decodes the envelope.
+pub async fn send<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, CallError> {
+    let response = request.send().await?;
+    decode(response).await
+}
+
+/// Decodes a response's envelope: `data` on 2xx, the error detail otherwise.
+pub async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, CallError> {
+    let status = response.status();
+    let bytes = response.bytes().await?;
+    if status.is_success() {
+        serde_json::from_slice::<Data<T>>(&bytes)
+            .map(|d| d.data)
+            .map_err(|e| CallError::BadResponse(format!("{status}: {e}")))
+    } else {
+        let detail = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| ErrorDetail {
+                code: status.as_u16(),
+                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                extra: Default::default(),
+            });
+        Err(CallError::Status { status, detail })
+    }
+}
