@@ -7,6 +7,7 @@
 //! - [`call`]: calling another toystore service and decoding its envelope.
 //! - [`extract`]: a JSON body extractor with the 16 KiB limit and 400/413 answers.
 //! - [`metrics`]: per-route request counters and latency histograms, `GET /metrics`.
+//! - [`process`]: starting, signalling and stopping service binaries (tests, harness).
 //! - [`routes`]: the JSON 404 / 405 fallbacks and the layer stack every router gets.
 //! - [`telemetry`]: `tracing` setup (`RUST_LOG`, `--log-format text|json`).
 //! - [`server`]: binding (`listening on <addr>`), signals, graceful shutdown in bounded time.
@@ -16,6 +17,7 @@ pub mod call;
 pub mod envelope;
 pub mod extract;
 pub mod metrics;
+pub mod process;
 pub mod routes;
 pub mod server;
 pub mod telemetry;
