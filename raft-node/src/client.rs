@@ -1,0 +1,190 @@
+//! A typed client of one order replica, for the gateway and the harness.
+//!
+//! It does no routing: a 421 comes back as [`CallError::Status`] whose detail carries the
+//! leader hint ([`leader_hint`] reads it). Leader discovery and retries are the caller's job.
+
+use std::time::Duration;
+
+use service_core::call::{self, CallError};
+
+use crate::api::{
+    AddLearner, ChangeMembership, ClusterStatus, Digest, Order, OrderCreated, OrderRequest,
+    OrdersPage, LEADER_ADDR_FIELD, LEADER_ID_FIELD, NOT_LEADER_STATUS,
+};
+
+/// How a single-order read is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadConsistency {
+    /// On the leader only, after confirming leadership (contract default).
+    Linearizable,
+    /// From the answering node's own state machine; may be stale.
+    Local,
+}
+
+/// Talks to one raft node at `host:port`.
+#[derive(Debug, Clone)]
+pub struct NodeClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl NodeClient {
+    /// `addr` is `host:port`; `http` is shared so connections are pooled.
+    pub fn new(addr: &str, http: reqwest::Client) -> Self {
+        NodeClient {
+            http,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// A client with its own pool and the given per-request timeout.
+    pub fn with_timeout(addr: &str, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("static reqwest config");
+        Self::new(addr, http)
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `POST /orders` (leader only).
+    pub async fn create_order(&self, request: &OrderRequest) -> Result<OrderCreated, CallError> {
+        call::send(
+            self.http
+                .post(format!("{}/orders", self.base))
+                .json(request),
+        )
+        .await
+    }
+
+    /// `GET /orders/{n}`.
+    pub async fn order(
+        &self,
+        number: u64,
+        consistency: ReadConsistency,
+    ) -> Result<Order, CallError> {
+        let mut url = format!("{}/orders/{number}", self.base);
+        if consistency == ReadConsistency::Local {
+            url.push_str("?consistency=local");
+        }
+        call::send(self.http.get(url)).await
+    }
+
+    /// `GET /orders?after=..&limit=..`: one page of the local state machine.
+    pub async fn orders_page(
+        &self,
+        after: Option<u64>,
+        limit: u64,
+    ) -> Result<OrdersPage, CallError> {
+        let mut url = format!("{}/orders?limit={limit}", self.base);
+        if let Some(after) = after {
+            url.push_str(&format!("&after={after}"));
+        }
+        call::send(self.http.get(url)).await
+    }
+
+    /// Every order of the local state machine, page by page.
+    pub async fn all_orders(&self) -> Result<Vec<Order>, CallError> {
+        let mut orders: Vec<Order> = Vec::new();
+        loop {
+            let after = orders.last().map(|o| o.number);
+            let page = self.orders_page(after, crate::api::MAX_PAGE).await?;
+            if page.orders.is_empty() {
+                return Ok(orders);
+            }
+            orders.extend(page.orders);
+        }
+    }
+
+    pub async fn status(&self) -> Result<ClusterStatus, CallError> {
+        call::send(self.http.get(format!("{}/cluster/status", self.base))).await
+    }
+
+    pub async fn digest(&self) -> Result<Digest, CallError> {
+        call::send(self.http.get(format!("{}/cluster/digest", self.base))).await
+    }
+
+    pub async fn add_learner(&self, id: u64, addr: &str) -> Result<ClusterStatus, CallError> {
+        let body = AddLearner {
+            id,
+            addr: addr.to_string(),
+        };
+        call::send(
+            self.http
+                .post(format!("{}/cluster/learners", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn change_membership(&self, voters: Vec<u64>) -> Result<ClusterStatus, CallError> {
+        call::send(
+            self.http
+                .post(format!("{}/cluster/membership", self.base))
+                .json(&ChangeMembership { voters }),
+        )
+        .await
+    }
+
+    pub async fn snapshot(&self) -> Result<ClusterStatus, CallError> {
+        call::send(self.http.post(format!("{}/cluster/snapshot", self.base))).await
+    }
+
+    pub async fn health(&self) -> Result<serde_json::Value, CallError> {
+        call::send(self.http.get(format!("{}/health", self.base))).await
+    }
+}
+
+/// The leader named by a 421 answer: `(leader_id, leader_addr)`, each `None` when unknown.
+/// `None` overall when the error is not a 421.
+pub fn leader_hint(err: &CallError) -> Option<(Option<u64>, Option<String>)> {
+    let CallError::Status { status, detail } = err else {
+        return None;
+    };
+    if status.as_u16() != NOT_LEADER_STATUS {
+        return None;
+    }
+    let id = detail.extra.get(LEADER_ID_FIELD).and_then(|v| v.as_u64());
+    let addr = detail
+        .extra
+        .get(LEADER_ADDR_FIELD)
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    Some((id, addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use service_core::ErrorDetail;
+
+    #[test]
+    fn reads_the_leader_hint_of_a_421_only() {
+        let mut detail = ErrorDetail {
+            code: 421,
+            message: "not the leader".into(),
+            extra: Default::default(),
+        };
+        detail.extra.insert(LEADER_ID_FIELD.into(), 2.into());
+        detail
+            .extra
+            .insert(LEADER_ADDR_FIELD.into(), "127.0.0.1:10011".into());
+        let err = CallError::Status {
+            status: StatusCode::MISDIRECTED_REQUEST,
+            detail: detail.clone(),
+        };
+        assert_eq!(
+            leader_hint(&err),
+            Some((Some(2), Some("127.0.0.1:10011".to_string())))
+        );
+        let not_421 = CallError::Status {
+            status: StatusCode::NOT_FOUND,
+            detail,
+        };
+        assert_eq!(leader_hint(&not_421), None);
+    }
+}
