@@ -1,6 +1,12 @@
-//! `raft-node`: not built yet; see the raft-node issue.
+//! `raft-node`: one replica of the toystore order service.
 
-fn main() {
-    eprintln!("raft-node: not implemented yet");
-    std::process::exit(2);
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let config = raft_node::Config::parse();
+    if let Err(err) = raft_node::run(config).await {
+        eprintln!("raft-node: {err:#}");
+        std::process::exit(1);
+    }
 }

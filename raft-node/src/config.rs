@@ -1,0 +1,147 @@
+//! Command-line and environment configuration of a node.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use service_core::telemetry::LogFormat;
+
+use crate::typ::NodeId;
+
+/// One replica of the toystore order service.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "raft-node", version, about)]
+pub struct Config {
+    /// This node's id (a positive integer, unique in the cluster).
+    #[arg(long, env = "NODE_ID", value_parser = clap::value_parser!(u64).range(1..))]
+    pub id: NodeId,
+
+    /// Address to listen on (`host:port`; port 0 picks a free one).
+    #[arg(long, env = "NODE_LISTEN", default_value = "127.0.0.1:10010")]
+    pub listen: String,
+
+    /// Directory of this node's sled store [default: data/node-<id>].
+    #[arg(long, env = "NODE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The cluster's nodes as `id=host:port,...`; peers are dialled at these addresses.
+    #[arg(long, env = "NODE_PEERS", value_parser = parse_peers, default_value = "")]
+    pub peers: Peers,
+
+    /// The catalog's address (`host:port`).
+    #[arg(long, env = "NODE_CATALOG", default_value = "127.0.0.1:10086")]
+    pub catalog: String,
+
+    /// Initialize the cluster with `--peers` as voters if this node's store is empty.
+    #[arg(long, env = "NODE_BOOTSTRAP")]
+    pub bootstrap: bool,
+
+    /// Leader heartbeat interval in milliseconds.
+    #[arg(long, env = "NODE_HEARTBEAT_MS", default_value_t = 60)]
+    pub heartbeat_ms: u64,
+
+    /// Lower bound of the randomized election timeout, milliseconds.
+    #[arg(long, env = "NODE_ELECTION_TIMEOUT_MIN_MS", default_value_t = 300)]
+    pub election_timeout_min_ms: u64,
+
+    /// Upper bound of the randomized election timeout, milliseconds.
+    #[arg(long, env = "NODE_ELECTION_TIMEOUT_MAX_MS", default_value_t = 600)]
+    pub election_timeout_max_ms: u64,
+
+    /// Build a snapshot (and purge the log behind it) every this many log entries.
+    #[arg(long, env = "NODE_SNAPSHOT_LOGS", default_value_t = 5000)]
+    pub snapshot_logs: u64,
+
+    /// Held reservations older than this are reconciled by the leader (e.g. `10s`).
+    #[arg(long, env = "NODE_RECONCILE_AFTER", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub reconcile_after: Duration,
+
+    /// How often the leader looks for held reservations (e.g. `2s`).
+    #[arg(long, env = "NODE_RECONCILE_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub reconcile_interval: Duration,
+
+    /// Log format on stderr.
+    #[arg(long, env = "NODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The data directory, defaulting to `data/node-<id>`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("data/node-{}", self.id)))
+    }
+
+    /// Checks what clap cannot: the timing bounds agree with each other.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.heartbeat_ms == 0 {
+            return Err("--heartbeat-ms must be positive".into());
+        }
+        if self.election_timeout_min_ms <= self.heartbeat_ms {
+            return Err("--election-timeout-min-ms must exceed --heartbeat-ms".into());
+        }
+        if self.election_timeout_max_ms <= self.election_timeout_min_ms {
+            return Err("--election-timeout-max-ms must exceed --election-timeout-min-ms".into());
+        }
+        if self.snapshot_logs == 0 {
+            return Err("--snapshot-logs must be positive".into());
+        }
+        if self.bootstrap && !self.peers.0.contains_key(&self.id) {
+            return Err("--bootstrap needs this node's own id in --peers".into());
+        }
+        Ok(())
+    }
+}
+
+/// `id -> host:port` from `--peers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peers(pub BTreeMap<NodeId, String>);
+
+/// Parses `1=127.0.0.1:10010,2=127.0.0.1:10011`; empty means none.
+pub fn parse_peers(text: &str) -> Result<Peers, String> {
+    let mut peers = BTreeMap::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .ok_or_else(|| format!("peer `{part}` is not id=host:port"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer id `{id}` is not a positive integer"))?;
+        let addr = addr.trim();
+        if id == 0 || !addr.contains(':') {
+            return Err(format!("peer `{part}` is not id=host:port with id > 0"));
+        }
+        if peers.insert(id, addr.to_string()).is_some() {
+            return Err(format!("peer id {id} given twice"));
+        }
+    }
+    Ok(Peers(peers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_parse_and_reject_nonsense() {
+        let peers = parse_peers("1=127.0.0.1:10010, 2=127.0.0.1:10011").unwrap();
+        assert_eq!(peers.0[&2], "127.0.0.1:10011");
+        assert_eq!(parse_peers("").unwrap().0.len(), 0);
+        for bad in ["1", "x=a:1", "0=a:1", "1=a:1,1=b:2", "1=nohost"] {
+            assert!(parse_peers(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timings_must_be_ordered() {
+        let config = Config::try_parse_from(["raft-node", "--id", "1"]).unwrap();
+        assert!(config.validate().is_ok());
+        let bad =
+            Config::try_parse_from(["raft-node", "--id", "1", "--heartbeat-ms", "400"]).unwrap();
+        assert!(bad.validate().is_err());
+        assert!(Config::try_parse_from(["raft-node", "--id", "0"]).is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! `POST /orders` (the buy path), `GET /orders/{n}` and `GET /orders?after=&limit=`.
+//!
+//! The buy path on the leader: a request id already in the state machine is answered from
+//! it; otherwise the stock is reserved at the catalog under the request id, the order is
+//! committed through Raft with the reserved price, and the reservation is confirmed. A
+//! confirm that fails is left to the reconciler; nothing is committed when the reserve fails.
+
+use std::time::Instant;
+
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use service_core::call::CallError;
+use service_core::{validate, ApiError, Data, JsonBody};
+
+use super::errors;
+use crate::api::{Order, OrderCreated, OrderRequest, OrdersPage, OrdersQuery, MAX_PAGE};
+use crate::node::{Node, SharedNode};
+use crate::store::state_machine::RequestState;
+use crate::typ::{Command, CommandResult};
+
+fn request_expired() -> ApiError {
+    ApiError::conflict("request expired")
+}
+
+fn request_id_reused() -> ApiError {
+    ApiError::unprocessable("request_id already used for a different order")
+}
+
+/// The answer for a request id the state machine already knows, if it knows it.
+fn known_request(node: &Node, request: &OrderRequest) -> Result<Option<u64>, ApiError> {
+    match node
+        .state
+        .request(&request.request_id)
+        .map_err(errors::storage)?
+    {
+        None => Ok(None),
+        Some(RequestState::Tombstone) => Err(request_expired()),
+        Some(RequestState::Ordered(number)) => {
+            let order = node
+                .state
+                .order(number)
+                .map_err(errors::storage)?
+                .ok_or_else(|| errors::storage("order of a known request id is missing"))?;
+            if order.name == request.name && order.quantity == request.quantity {
+                Ok(Some(number))
+            } else {
+                Err(request_id_reused())
+            }
+        }
+    }
+}
+
+/// A catalog failure as the node answers it: the catalog's own 4xx, else 503.
+fn catalog_error(err: CallError) -> ApiError {
+    match err {
+        CallError::Status { status, detail } if status.is_client_error() => {
+            ApiError::new(status, detail.message)
+        }
+        other => {
+            tracing::warn!("catalog call failed: {other}");
+            ApiError::unavailable("catalog unavailable").with_retry_after(1)
+        }
+    }
+}
+
+/// Commits `command` through Raft, timing it for `raft_commit_latency_seconds`.
+pub async fn commit(node: &Node, command: Command) -> Result<CommandResult, ApiError> {
+    let started = Instant::now();
+    let written = node.raft.client_write(command).await;
+    node.gauges
+        .commit_latency
+        .observe(started.elapsed().as_secs_f64());
+    written
+        .map(|response| response.data)
+        .map_err(|err| errors::client_write(node, err))
+}
+
+/// `POST /orders`.
+pub async fn create(
+    State(node): State<SharedNode>,
+    JsonBody(request): JsonBody<OrderRequest>,
+) -> Result<Data<OrderCreated>, ApiError> {
+    validate::request_key(&request.request_id)?;
+    validate::product_name(&request.name)?;
+    validate::quantity(request.quantity)?;
+    errors::require_leader(&node)?;
+    if let Some(order_number) = known_request(&node, &request)? {
+        return Ok(Data::new(OrderCreated { order_number }));
+    }
+    let reservation = node
+        .catalog
+        .reserve(&catalog::api::ReserveRequest {
+            request_id: request.request_id.clone(),
+            name: request.name.clone(),
+            quantity: request.quantity,
+        })
+        .await
+        .map_err(catalog_error)?;
+    let command = Command::CreateOrder {
+        request_id: request.request_id.clone(),
+        name: request.name.clone(),
+        quantity: request.quantity,
+        price: reservation.price,
+    };
+    let order_number = match commit(&node, command).await? {
+        CommandResult::Created { number, .. } => number,
+        CommandResult::Mismatch => return Err(request_id_reused()),
+        CommandResult::Expired => return Err(request_expired()),
+        other => return Err(ApiError::internal(format!("unexpected result {other:?}"))),
+    };
+    if let Err(err) = node
+        .catalog
+        .confirm(&request.request_id, order_number)
+        .await
+    {
+        tracing::warn!(
+            request_id = %request.request_id,
+            order_number,
+            "confirm failed, the reconciler will retry: {err}"
+        );
+    }
+    Ok(Data::new(OrderCreated { order_number }))
+}
+
+/// Query of `GET /orders/{n}`.
+#[derive(Debug, Deserialize)]
+pub struct ReadQuery {
+    #[serde(default)]
+    consistency: Option<String>,
+}
+
+/// `GET /orders/{n}`: linearizable on the leader, or local with `?consistency=local`.
+pub async fn read(
+    State(node): State<SharedNode>,
+    Path(number): Path<String>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Data<Order>, ApiError> {
+    let number: u64 = number
+        .parse()
+        .map_err(|_| ApiError::bad_request("order number must be a non-negative integer"))?;
+    match query.consistency.as_deref() {
+        Some("local") => {}
+        None | Some("linearizable") => {
+            node.raft
+                .ensure_linearizable()
+                .await
+                .map_err(|err| errors::check_leader(&node, err))?;
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "consistency must be `local` or `linearizable`, not `{other}`"
+            )))
+        }
+    }
+    node.state
+        .order(number)
+        .map_err(errors::storage)?
+        .map(|order| Data::new(order.to_wire()))
+        .ok_or_else(|| ApiError::not_found("order not found"))
+}
+
+/// `GET /orders?after=<n>&limit=<k>`: a page of the local state machine.
+pub async fn list(
+    State(node): State<SharedNode>,
+    query: Result<Query<OrdersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Data<OrdersPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(MAX_PAGE);
+    if limit > MAX_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "limit must be at most {MAX_PAGE}"
+        )));
+    }
+    let (orders, last_applied) = node
+        .state
+        .orders_after(query.after, limit as usize)
+        .map_err(errors::storage)?;
+    Ok(Data::new(OrdersPage {
+        orders,
+        last_applied,
+    }))
+}

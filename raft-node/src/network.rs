@@ -1,0 +1,155 @@
+//! Raft's RPCs between nodes over HTTP: `POST /raft/{append,vote,snapshot}` with bincode
+//! bodies. The answer is a bincode `Result<response, RaftError>`; transport failures become
+//! `Unreachable` (openraft backs off) or `Network` (openraft retries).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::typ::{NodeId, TypeConfig};
+
+/// Paths of the Raft RPCs, shared with the server side.
+pub const APPEND_PATH: &str = "/raft/append";
+pub const VOTE_PATH: &str = "/raft/vote";
+pub const SNAPSHOT_PATH: &str = "/raft/snapshot";
+
+/// Makes one [`PeerClient`] per target; all share one connection pool.
+#[derive(Clone)]
+pub struct HttpNetwork {
+    http: reqwest::Client,
+    /// `--peers`: dialled first, so a harness proxy on a link is honoured.
+    peers: Arc<BTreeMap<NodeId, String>>,
+}
+
+impl HttpNetwork {
+    pub fn new(peers: BTreeMap<NodeId, String>) -> Self {
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()
+            .expect("static reqwest config");
+        HttpNetwork {
+            http,
+            peers: Arc::new(peers),
+        }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        let addr = self
+            .peers
+            .get(&target)
+            .cloned()
+            .unwrap_or_else(|| node.addr.clone());
+        PeerClient {
+            http: self.http.clone(),
+            target,
+            base: format!("http://{addr}"),
+        }
+    }
+}
+
+/// Sends RPCs to one peer.
+pub struct PeerClient {
+    http: reqwest::Client,
+    target: NodeId,
+    base: String,
+}
+
+/// A transport failure, before any Raft answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Transport(String);
+
+impl PeerClient {
+    async fn call<Req, Resp, E>(
+        &self,
+        path: &str,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let body = bincode::serialize(request)
+            .map_err(|e| RPCError::Network(NetworkError::new(&Transport(e.to_string()))))?;
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(option.hard_ttl())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                let err = Transport(e.to_string());
+                if e.is_connect() || e.is_timeout() {
+                    RPCError::Unreachable(Unreachable::new(&err))
+                } else {
+                    RPCError::Network(NetworkError::new(&err))
+                }
+            })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RPCError::Network(NetworkError::new(&Transport(e.to_string()))))?;
+        if !status.is_success() {
+            // A node that is shutting down or not a Raft node yet: try again later.
+            let text = String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(200)
+                .collect::<String>();
+            return Err(RPCError::Unreachable(Unreachable::new(&Transport(
+                format!("{status}: {text}"),
+            ))));
+        }
+        let answer: Result<Resp, RaftError<NodeId, E>> = bincode::deserialize(&bytes)
+            .map_err(|e| RPCError::Network(NetworkError::new(&Transport(e.to_string()))))?;
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(APPEND_PATH, &rpc, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        self.call(SNAPSHOT_PATH, &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(VOTE_PATH, &rpc, &option).await
+    }
+}

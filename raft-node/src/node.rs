@@ -1,0 +1,132 @@
+//! Starting a node: open the store, build the Raft instance, bootstrap if asked, serve
+//! HTTP until a signal, then shut Raft down and flush sled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use catalog::client::CatalogClient;
+use service_core::{server, telemetry, Metrics};
+
+use crate::config::Config;
+use crate::network::HttpNetwork;
+use crate::raft_metrics::RaftGauges;
+use crate::store::{self, LogStore, StateMachineStore};
+use crate::typ::{NodeId, Raft};
+
+/// How long a catalog call from a node may take.
+const CATALOG_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Everything a request handler or background task needs; shared behind an `Arc`.
+pub struct Node {
+    pub id: NodeId,
+    pub raft: Raft,
+    pub log: LogStore,
+    pub state: StateMachineStore,
+    pub catalog: CatalogClient,
+    pub config: Config,
+    pub gauges: RaftGauges,
+}
+
+pub type SharedNode = Arc<Node>;
+
+/// The openraft configuration from the command line.
+fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
+    let raft = openraft::Config {
+        cluster_name: "toystore-orders".into(),
+        heartbeat_interval: config.heartbeat_ms,
+        election_timeout_min: config.election_timeout_min_ms,
+        election_timeout_max: config.election_timeout_max_ms,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_logs),
+        // The contract purges the log behind each snapshot; laggards get the snapshot.
+        max_in_snapshot_log_to_keep: 0,
+        install_snapshot_timeout: 2000,
+        snapshot_max_chunk_size: 1 << 20,
+        ..Default::default()
+    };
+    raft.validate().context("invalid raft timing")
+}
+
+/// Runs a node until SIGTERM/SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    config.validate().map_err(anyhow::Error::msg)?;
+    let listener = server::bind(&config.listen).await?;
+    let data_dir = config.data_dir();
+    let db = store::open_db(&data_dir)?;
+    let (log, state) = store::open(&db)?;
+    let network = HttpNetwork::new(config.peers.0.clone());
+    let raft = Raft::new(
+        config.id,
+        Arc::new(raft_config(&config)?),
+        network,
+        log.clone(),
+        state.clone(),
+    )
+    .await
+    .context("start raft")?;
+
+    if config.bootstrap {
+        bootstrap(&raft, &config).await?;
+    }
+
+    let metrics = Metrics::new("raft_node");
+    let gauges = RaftGauges::register(&metrics);
+    let http = reqwest::Client::builder()
+        .timeout(CATALOG_TIMEOUT)
+        .build()
+        .context("http client")?;
+    let node: SharedNode = Arc::new(Node {
+        id: config.id,
+        raft: raft.clone(),
+        log,
+        state,
+        catalog: CatalogClient::new(&config.catalog, http),
+        config: config.clone(),
+        gauges,
+    });
+    tracing::info!(
+        id = config.id,
+        data_dir = %data_dir.display(),
+        peers = ?config.peers.0,
+        "raft node started"
+    );
+
+    let shutdown = server::shutdown_on_signal();
+    tokio::spawn(crate::raft_metrics::follow(node.clone(), shutdown.clone()));
+    tokio::spawn(crate::reconcile::run(node.clone(), shutdown.clone()));
+    let router = crate::http::router(node.clone(), metrics);
+    let served = server::serve(listener, router, shutdown).await;
+
+    match tokio::time::timeout(Duration::from_millis(1500), raft.shutdown()).await {
+        Ok(Ok(())) => tracing::info!("raft stopped"),
+        Ok(Err(err)) => tracing::warn!("raft shutdown: {err}"),
+        Err(_) => tracing::warn!("raft did not stop in time"),
+    }
+    db.flush_async().await.context("flush sled")?;
+    tracing::info!("store flushed; bye");
+    served
+}
+
+/// Initializes a fresh cluster with `--peers` as voters; a node with state ignores it.
+async fn bootstrap(raft: &Raft, config: &Config) -> anyhow::Result<()> {
+    if raft.is_initialized().await.context("raft state")? {
+        tracing::info!("store already initialized; --bootstrap ignored");
+        return Ok(());
+    }
+    let members: std::collections::BTreeMap<NodeId, openraft::BasicNode> = config
+        .peers
+        .0
+        .iter()
+        .map(|(id, addr)| (*id, openraft::BasicNode::new(addr)))
+        .collect();
+    tracing::info!(voters = ?members.keys().collect::<Vec<_>>(), "bootstrapping the cluster");
+    match raft.initialize(members).await {
+        Ok(()) => Ok(()),
+        // Another bootstrapper got there first and already replicated to us.
+        Err(openraft::error::RaftError::APIError(
+            openraft::error::InitializeError::NotAllowed(_),
+        )) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!("bootstrap failed: {err}")),
+    }
+}

@@ -1,0 +1,68 @@
+//! The node's own Prometheus figures: Raft gauges fed from openraft's metrics watch, and
+//! the commit latency of client writes.
+
+use prometheus::{Histogram, HistogramOpts, IntGauge};
+use service_core::metrics::LATENCY_BUCKETS;
+use service_core::Metrics;
+use tokio_util::sync::CancellationToken;
+
+use crate::node::SharedNode;
+
+/// Raft figures in the node's registry.
+#[derive(Clone)]
+pub struct RaftGauges {
+    pub term: IntGauge,
+    pub is_leader: IntGauge,
+    pub last_log_index: IntGauge,
+    pub last_applied: IntGauge,
+    pub commit_latency: Histogram,
+}
+
+impl RaftGauges {
+    pub fn register(metrics: &Metrics) -> Self {
+        let gauge = |name: &str, help: &str| {
+            metrics.register(IntGauge::new(name, help).expect("valid gauge"))
+        };
+        RaftGauges {
+            term: gauge("raft_term", "Current Raft term"),
+            is_leader: gauge("raft_is_leader", "1 while this node is the leader"),
+            last_log_index: gauge("raft_last_log_index", "Index of the last log entry"),
+            last_applied: gauge("raft_last_applied", "Index of the last applied entry"),
+            commit_latency: metrics.register(
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "raft_commit_latency_seconds",
+                        "Time from proposing a client write to its commit and apply",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                )
+                .expect("valid histogram"),
+            ),
+        }
+    }
+}
+
+/// Copies openraft's metrics into the gauges on every change until shutdown.
+pub async fn follow(node: SharedNode, shutdown: CancellationToken) {
+    let mut watch = node.raft.metrics();
+    loop {
+        {
+            let m = watch.borrow_and_update();
+            let gauges = &node.gauges;
+            gauges.term.set(m.current_term as i64);
+            gauges
+                .is_leader
+                .set(i64::from(m.current_leader == Some(node.id)));
+            gauges
+                .last_log_index
+                .set(m.last_log_index.map_or(-1, |i| i as i64));
+            gauges
+                .last_applied
+                .set(m.last_applied.map_or(-1, |l| l.index as i64));
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = watch.changed() => if changed.is_err() { return },
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The Raft log in sled: entries keyed by big-endian index in the `log` tree; the vote,
+//! the committed log id and the last purged log id in the `log_meta` tree.
+//!
+//! Durability: an append is reported to openraft only after `flush_async` returns, and a
+//! vote is flushed before `save_vote` returns, so a node never answers for a write that a
+//! crash could lose.
+
+use std::fmt::Debug;
+use std::ops::RangeBounds;
+
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{LogState, OptionalSend, RaftLogReader};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{be_key, log_read_err, log_write_err, vote_read_err, vote_write_err};
+use crate::typ::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+const VOTE: &[u8] = b"vote";
+const COMMITTED: &[u8] = b"committed";
+const LAST_PURGED: &[u8] = b"last_purged";
+
+/// The log storage; cheap to clone (sled trees are shared handles).
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    db: sled::Db,
+    log: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl LogStore {
+    pub fn open(db: &sled::Db) -> anyhow::Result<Self> {
+        Ok(LogStore {
+            db: db.clone(),
+            log: db.open_tree("log")?,
+            meta: db.open_tree("log_meta")?,
+        })
+    }
+
+    /// The committed log id last reported by openraft (for `/cluster/status`).
+    pub fn committed(&self) -> Option<LogId> {
+        read_meta::<Option<LogId>>(&self.meta, COMMITTED)
+            .ok()
+            .flatten()
+            .flatten()
+    }
+
+    /// True when this store has never voted nor logged: a fresh node.
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty() && self.meta.is_empty()
+    }
+
+    async fn flush(&self) -> Result<(), sled::Error> {
+        self.db.flush_async().await.map(|_| ())
+    }
+}
+
+fn read_meta<T: DeserializeOwned>(meta: &sled::Tree, key: &[u8]) -> Result<Option<T>, String> {
+    match meta.get(key).map_err(|e| e.to_string())? {
+        None => Ok(None),
+        Some(bytes) => bincode::deserialize(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn write_meta<T: Serialize>(meta: &sled::Tree, key: &[u8], value: &T) -> Result<(), sled::Error> {
+    let bytes = bincode::serialize(value).expect("log metadata serializes");
+    meta.insert(key, bytes).map(|_| ())
+}
+
+fn decode_entry(bytes: &[u8]) -> Result<Entry, StorageError> {
+    bincode::deserialize(bytes).map_err(|e| log_read_err(*e))
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        use std::ops::Bound;
+        let start = match range.start_bound() {
+            Bound::Included(&n) => Bound::Included(be_key(n)),
+            Bound::Excluded(&n) => Bound::Excluded(be_key(n)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&n) => Bound::Included(be_key(n)),
+            Bound::Excluded(&n) => Bound::Excluded(be_key(n)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut entries = Vec::new();
+        for item in self.log.range::<[u8; 8], _>((start, end)) {
+            let (_, value) = item.map_err(log_read_err)?;
+            entries.push(decode_entry(&value)?);
+        }
+        Ok(entries)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged: Option<LogId> = read_meta(&self.meta, LAST_PURGED)
+            .map_err(|e| log_read_err(std::io::Error::other(e)))?;
+        let last_in_log = match self.log.last().map_err(log_read_err)? {
+            Some((_, value)) => Some(decode_entry(&value)?.log_id),
+            None => None,
+        };
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last_in_log.or(last_purged),
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        write_meta(&self.meta, VOTE, vote).map_err(vote_write_err)?;
+        self.flush().await.map_err(vote_write_err)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        read_meta(&self.meta, VOTE).map_err(|e| vote_read_err(std::io::Error::other(e)))
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        // Not flushed: losing it only means re-applying from the state machine's last_applied.
+        write_meta(&self.meta, COMMITTED, &committed).map_err(log_write_err)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        let committed: Option<Option<LogId>> =
+            read_meta(&self.meta, COMMITTED).map_err(|e| log_read_err(std::io::Error::other(e)))?;
+        Ok(committed.flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            let bytes = bincode::serialize(&entry).map_err(|e| log_write_err(*e))?;
+            batch.insert(&be_key(entry.log_id.index), bytes);
+        }
+        self.log.apply_batch(batch).map_err(log_write_err)?;
+        // Report the append only once it is on disk.
+        let flushed = self.flush().await;
+        let report = flushed
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(e.to_string()));
+        callback.log_io_completed(report);
+        flushed.map_err(log_write_err)
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(be_key(log_id.index)..) {
+            let (key, _) = item.map_err(log_read_err)?;
+            batch.remove(key);
+        }
+        self.log.apply_batch(batch).map_err(log_write_err)?;
+        self.flush().await.map_err(log_write_err)
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // Record the purge point first: a crash midway leaves it consistent with the log.
+        write_meta(&self.meta, LAST_PURGED, &log_id).map_err(log_write_err)?;
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(..=be_key(log_id.index)) {
+            let (key, _) = item.map_err(log_read_err)?;
+            batch.remove(key);
+        }
+        self.log.apply_batch(batch).map_err(log_write_err)?;
+        self.flush().await.map_err(log_write_err)
+    }
+}

@@ -1,0 +1,459 @@
+//! The order state machine in sled, and its snapshots.
+//!
+//! Trees: `orders` (big-endian order number -> [`StoredOrder`]), `requests` (request id ->
+//! [`RequestState`]), `sm_meta` (last applied log id, last membership, next order number,
+//! the current snapshot). Each batch of entries is applied in one sled transaction, so a
+//! crash never leaves half an entry. Order numbers are dense from 0 in apply order, which is
+//! the same on every replica because they apply the same log.
+
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use openraft::storage::RaftStateMachine;
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use super::{be_key, from_be_key, sm_read_err, sm_write_err, snapshot_err};
+use crate::api::{Digest, Order};
+use crate::typ::{
+    Command, CommandResult, Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership,
+    TypeConfig,
+};
+
+const LAST_APPLIED: &[u8] = b"last_applied";
+const MEMBERSHIP: &[u8] = b"membership";
+const NEXT_NUMBER: &[u8] = b"next_number";
+const SNAPSHOT: &[u8] = b"snapshot";
+
+/// An order as the state machine keeps it (the wire [`Order`] plus its price).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredOrder {
+    pub number: u64,
+    pub name: String,
+    pub quantity: u64,
+    pub request_id: String,
+    pub price: f64,
+}
+
+impl StoredOrder {
+    pub fn to_wire(&self) -> Order {
+        Order {
+            number: self.number,
+            name: self.name.clone(),
+            quantity: self.quantity,
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// What a request id stands for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RequestState {
+    Ordered(u64),
+    Tombstone,
+}
+
+/// The whole state machine as a snapshot carries it.
+#[derive(Debug, Serialize, Deserialize)]
+struct SnapshotBody {
+    orders: Vec<StoredOrder>,
+    requests: Vec<(String, RequestState)>,
+    next_number: u64,
+}
+
+/// The snapshot kept durably: its metadata and bytes.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+/// The state machine; cheap to clone. Reads may come from any task.
+#[derive(Debug, Clone)]
+pub struct StateMachineStore {
+    db: sled::Db,
+    orders: sled::Tree,
+    requests: sled::Tree,
+    meta: sled::Tree,
+    /// Held while applying or reading the whole state, so a snapshot or digest sees
+    /// the state between two batches, never in the middle of one.
+    whole: Arc<Mutex<()>>,
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    bincode::serialize(value).expect("state machine values serialize")
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StorageError> {
+    bincode::deserialize(bytes).map_err(|e| sm_read_err(*e))
+}
+
+impl StateMachineStore {
+    pub fn open(db: &sled::Db) -> anyhow::Result<Self> {
+        Ok(StateMachineStore {
+            db: db.clone(),
+            orders: db.open_tree("orders")?,
+            requests: db.open_tree("requests")?,
+            meta: db.open_tree("sm_meta")?,
+            whole: Arc::new(Mutex::new(())),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.whole.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn meta_get<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
+        match self.meta.get(key).map_err(sm_read_err)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The last applied log id.
+    pub fn last_applied(&self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.meta_get::<Option<LogId>>(LAST_APPLIED)?.flatten())
+    }
+
+    /// The order with this number.
+    pub fn order(&self, number: u64) -> Result<Option<StoredOrder>, StorageError> {
+        match self.orders.get(be_key(number)).map_err(sm_read_err)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// What `request_id` stands for, if anything.
+    pub fn request(&self, request_id: &str) -> Result<Option<RequestState>, StorageError> {
+        match self.requests.get(request_id).map_err(sm_read_err)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` orders with number > `after`, and the last applied index.
+    pub fn orders_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Order>, Option<u64>), StorageError> {
+        let _whole = self.lock();
+        let range = match after {
+            Some(n) if n == u64::MAX => {
+                return Ok((Vec::new(), self.last_applied()?.map(|l| l.index)))
+            }
+            Some(n) => self.orders.range(be_key(n + 1)..),
+            None => self.orders.range::<[u8; 8], _>(..),
+        };
+        let mut orders = Vec::new();
+        for item in range.take(limit) {
+            let (_, value) = item.map_err(sm_read_err)?;
+            orders.push(decode::<StoredOrder>(&value)?.to_wire());
+        }
+        Ok((orders, self.last_applied()?.map(|l| l.index)))
+    }
+
+    /// The contract's digest: SHA-256 over `number\tname\tquantity\n` in number order.
+    pub fn digest(&self) -> Result<Digest, StorageError> {
+        let _whole = self.lock();
+        let mut hasher = Sha256::new();
+        let mut count = 0u64;
+        let mut last = None;
+        for item in self.orders.iter() {
+            let (_, value) = item.map_err(sm_read_err)?;
+            let order: StoredOrder = decode(&value)?;
+            hasher.update(format!(
+                "{}\t{}\t{}\n",
+                order.number, order.name, order.quantity
+            ));
+            count += 1;
+            last = Some(order.number);
+        }
+        Ok(Digest {
+            orders: count,
+            last_order: last,
+            digest: hex::encode(hasher.finalize()),
+        })
+    }
+
+    /// Applies a batch in one transaction and returns one result per entry.
+    fn apply_batch(&self, entries: &[Entry]) -> Result<Vec<CommandResult>, StorageError> {
+        let _whole = self.lock();
+        let outcome: Result<Vec<CommandResult>, TransactionError<()>> =
+            (&self.orders, &self.requests, &self.meta).transaction(|(orders, requests, meta)| {
+                let mut next: u64 = match meta.get(NEXT_NUMBER)? {
+                    Some(b) => from_be_key(&b),
+                    None => 0,
+                };
+                let mut results = Vec::with_capacity(entries.len());
+                let mut last_membership = None;
+                for entry in entries {
+                    let result = match &entry.payload {
+                        EntryPayload::Blank => CommandResult::Nothing,
+                        EntryPayload::Membership(m) => {
+                            last_membership =
+                                Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                            CommandResult::Nothing
+                        }
+                        EntryPayload::Normal(command) => {
+                            let request_id = match command {
+                                Command::CreateOrder { request_id, .. } => request_id,
+                                Command::Tombstone { request_id } => request_id,
+                            };
+                            let known: Option<RequestState> =
+                                match requests.get(request_id.as_bytes())? {
+                                    Some(b) => Some(
+                                        bincode::deserialize(&b)
+                                            .map_err(|_| ConflictableTransactionError::Abort(()))?,
+                                    ),
+                                    None => None,
+                                };
+                            match (command, known) {
+                                (
+                                    Command::CreateOrder { name, quantity, .. },
+                                    Some(RequestState::Ordered(n)),
+                                ) => {
+                                    let existing: StoredOrder = match orders.get(be_key(n))? {
+                                        Some(b) => bincode::deserialize(&b)
+                                            .map_err(|_| ConflictableTransactionError::Abort(()))?,
+                                        None => {
+                                            return Err(ConflictableTransactionError::Abort(()))
+                                        }
+                                    };
+                                    if existing.name == *name && existing.quantity == *quantity {
+                                        CommandResult::Created {
+                                            number: n,
+                                            new: false,
+                                        }
+                                    } else {
+                                        CommandResult::Mismatch
+                                    }
+                                }
+                                (Command::CreateOrder { .. }, Some(RequestState::Tombstone)) => {
+                                    CommandResult::Expired
+                                }
+                                (
+                                    Command::CreateOrder {
+                                        request_id,
+                                        name,
+                                        quantity,
+                                        price,
+                                    },
+                                    None,
+                                ) => {
+                                    let number = next;
+                                    next += 1;
+                                    let order = StoredOrder {
+                                        number,
+                                        name: name.clone(),
+                                        quantity: *quantity,
+                                        request_id: request_id.clone(),
+                                        price: *price,
+                                    };
+                                    orders.insert(&be_key(number), encode(&order))?;
+                                    requests.insert(
+                                        request_id.as_bytes(),
+                                        encode(&RequestState::Ordered(number)),
+                                    )?;
+                                    CommandResult::Created { number, new: true }
+                                }
+                                (Command::Tombstone { .. }, Some(RequestState::Ordered(n))) => {
+                                    CommandResult::AlreadyOrdered { number: n }
+                                }
+                                (Command::Tombstone { .. }, Some(RequestState::Tombstone)) => {
+                                    CommandResult::Tombstoned
+                                }
+                                (Command::Tombstone { request_id }, None) => {
+                                    requests.insert(
+                                        request_id.as_bytes(),
+                                        encode(&RequestState::Tombstone),
+                                    )?;
+                                    CommandResult::Tombstoned
+                                }
+                            }
+                        }
+                    };
+                    results.push(result);
+                }
+                meta.insert(NEXT_NUMBER, &be_key(next))?;
+                if let Some(last) = entries.last() {
+                    meta.insert(LAST_APPLIED, encode(&Some(last.log_id)))?;
+                }
+                if let Some(membership) = last_membership {
+                    meta.insert(MEMBERSHIP, encode(&membership))?;
+                }
+                Ok(results)
+            });
+        outcome.map_err(|e| sm_write_err(std::io::Error::other(format!("{e:?}"))))
+    }
+
+    /// Serializes the whole state under the lock.
+    fn capture(&self) -> Result<(Vec<u8>, Option<LogId>, StoredMembership), StorageError> {
+        let _whole = self.lock();
+        let mut orders = Vec::new();
+        for item in self.orders.iter() {
+            orders.push(decode::<StoredOrder>(&item.map_err(sm_read_err)?.1)?);
+        }
+        let mut requests = Vec::new();
+        for item in self.requests.iter() {
+            let (key, value) = item.map_err(sm_read_err)?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            requests.push((id, decode::<RequestState>(&value)?));
+        }
+        let next_number = self
+            .meta
+            .get(NEXT_NUMBER)
+            .map_err(sm_read_err)?
+            .map(|b| from_be_key(&b))
+            .unwrap_or(0);
+        let body = SnapshotBody {
+            orders,
+            requests,
+            next_number,
+        };
+        let membership = self
+            .meta_get::<StoredMembership>(MEMBERSHIP)?
+            .unwrap_or_default();
+        Ok((encode(&body), self.last_applied()?, membership))
+    }
+
+    /// Replaces the whole state with a snapshot's, atomically.
+    fn restore(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
+        let body: SnapshotBody = bincode::deserialize(data).map_err(|e| snapshot_err(*e))?;
+        let _whole = self.lock();
+        // Collected outside the transaction: iterating inside one deadlocks sled.
+        let old_orders = collect_keys(&self.orders)?;
+        let old_requests = collect_keys(&self.requests)?;
+        let outcome: Result<(), TransactionError<()>> = (&self.orders, &self.requests, &self.meta)
+            .transaction(|(orders, requests, sm_meta)| {
+                for key in &old_orders {
+                    orders.remove(key.clone())?;
+                }
+                for key in &old_requests {
+                    requests.remove(key.clone())?;
+                }
+                for order in &body.orders {
+                    orders.insert(&be_key(order.number), encode(order))?;
+                }
+                for (id, state) in &body.requests {
+                    requests.insert(id.as_bytes(), encode(state))?;
+                }
+                sm_meta.insert(NEXT_NUMBER, &be_key(body.next_number))?;
+                sm_meta.insert(LAST_APPLIED, encode(&meta.last_log_id))?;
+                sm_meta.insert(MEMBERSHIP, encode(&meta.last_membership))?;
+                let stored = StoredSnapshot {
+                    meta: meta.clone(),
+                    data: data.to_vec(),
+                };
+                sm_meta.insert(SNAPSHOT, encode(&stored))?;
+                Ok(())
+            });
+        outcome.map_err(|e| snapshot_err(std::io::Error::other(format!("{e:?}"))))
+    }
+
+    fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+        self.meta_get(SNAPSHOT)
+    }
+
+    async fn flush(&self) -> Result<(), StorageError> {
+        self.db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(sm_write_err)
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
+        let (data, last_applied, membership) = self.capture()?;
+        let snapshot_id = match last_applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id, l.index, now_ms()),
+            None => format!("empty-{}", now_ms()),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        self.meta
+            .insert(SNAPSHOT, encode(&stored))
+            .map_err(snapshot_err)?;
+        // The log is purged behind this snapshot next: it must be on disk first.
+        self.flush().await?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
+    }
+}
+
+fn collect_keys(tree: &sled::Tree) -> Result<Vec<sled::IVec>, StorageError> {
+    tree.iter()
+        .keys()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sm_read_err)
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = StateMachineStore;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let membership = self
+            .meta_get::<StoredMembership>(MEMBERSHIP)?
+            .unwrap_or_default();
+        Ok((self.last_applied()?, membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.apply_batch(&entries)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        self.restore(meta, snapshot.get_ref())?;
+        self.flush().await
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
+        Ok(self.stored_snapshot()?.map(|stored| Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        }))
+    }
+}
