@@ -116,9 +116,14 @@ impl CatalogStore {
         Ok(())
     }
 
-    /// Waits until everything written so far is on disk.
+    /// Waits until everything written so far is on disk. sled's own `flush_async` runs on
+    /// its internal thread pool, which was seen to hang under many concurrent flushes; a
+    /// blocking flush on tokio's blocking pool does not.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Storage(format!("flush task failed: {e}")))??;
         Ok(())
     }
 
