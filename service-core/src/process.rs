@@ -309,8 +309,10 @@ where
     }
 }
 
-/// The path of a workspace binary (`catalog`, `raft-node`, `gateway`), built on first use
-/// if it is missing. Tests run from `target/<profile>/deps/`, binaries live one level up.
+/// The path of a workspace binary (`catalog`, `raft-node`, `gateway`), brought up to date
+/// by `cargo build` on first use in this process (a no-op when it is fresh), so a test or
+/// bench never runs a stale binary. Tests run from `target/<profile>/deps/`; binaries
+/// live one level up.
 pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
@@ -318,8 +320,7 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     if let Some(path) = built.get(name) {
         return Ok(path.clone());
     }
-    let env_key = format!("CARGO_BIN_EXE_{name}");
-    let path = match std::env::var_os(&env_key) {
+    let path = match std::env::var_os(format!("CARGO_BIN_EXE_{name}")) {
         Some(path) => PathBuf::from(path),
         None => {
             let exe = std::env::current_exe().context("current_exe")?;
@@ -329,20 +330,17 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
             } else {
                 deps
             };
-            let path = profile_dir.join(name);
-            if !path.exists() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-                let mut build = Command::new(cargo);
-                build.args(["build", "--bin", name]);
-                if profile_dir.ends_with("release") {
-                    build.arg("--release");
-                }
-                let status = build.status().context("run cargo build")?;
-                if !status.success() {
-                    bail!("cargo build --bin {name} failed");
-                }
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "--bin", name]);
+            if profile_dir.ends_with("release") {
+                build.arg("--release");
             }
-            path
+            let status = build.status().context("run cargo build")?;
+            if !status.success() {
+                bail!("cargo build --bin {name} failed");
+            }
+            profile_dir.join(name)
         }
     };
     built.insert(name.to_string(), path.clone());
