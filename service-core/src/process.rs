@@ -269,6 +269,14 @@ pub fn parse_listening(log: &str) -> Option<SocketAddr> {
     rest[..end].parse().ok()
 }
 
+/// A loopback port that was free a moment ago: for processes that must know each other's
+/// addresses before they start (Raft peers). Another process may take it in between, which
+/// on a test machine is rare and shows as a clear "cannot listen" failure.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
 /// Polls `condition` every 20 ms until it returns `Some`, or fails after `deadline`.
 pub fn wait_until<T>(
     what: &str,
@@ -382,6 +390,13 @@ mod tests {
         process.terminate(Duration::from_secs(5));
         assert!(!process.is_running());
         assert!(process.log().contains("listening on"));
+    }
+
+    #[test]
+    fn free_ports_are_bindable() {
+        let port = free_port().unwrap();
+        assert_ne!(port, 0);
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
 
     #[test]

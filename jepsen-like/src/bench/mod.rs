@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use clap::Args;
 use gateway::client::GatewayClient;
 use indicatif::{ProgressBar, ProgressStyle};
 use raft_node::client::NodeClient;
@@ -41,6 +42,72 @@ pub enum Experiment {
     Crash,
     Scale,
     All,
+}
+
+/// `jepsen-like bench EXPERIMENT [--gateway URL] [--out DIR] [--quick]`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Which experiment: load, cache, crash, scale or all.
+    #[arg(value_enum)]
+    pub experiment: Experiment,
+    /// Measure a running cluster through this gateway (`host:port` or URL) instead of
+    /// starting one. Parts that need to restart or kill processes are skipped.
+    #[arg(long, env = "BENCH_GATEWAY")]
+    pub gateway: Option<String>,
+    /// Where the tables and plots go.
+    #[arg(long, env = "BENCH_OUT", default_value = "bench-out")]
+    pub out: PathBuf,
+    /// Few requests per experiment: a smoke test (CI), not a measurement.
+    #[arg(long, env = "BENCH_QUICK")]
+    pub quick: bool,
+    /// Binaries of the cluster to start (default: build the workspace's own).
+    #[arg(long, env = "BENCH_BIN_DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// Raft nodes of the cluster to start.
+    #[arg(long, env = "BENCH_NODES", default_value_t = 3)]
+    pub nodes: u64,
+}
+
+/// Runs the bench command: starts a cluster unless `--gateway` is given.
+pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(addr) = &args.gateway {
+        let mut ctx = BenchContext {
+            gateway: gateway_client(addr),
+            cluster: None,
+            out: args.out.clone(),
+            quick: args.quick,
+        };
+        return run(args.experiment, &mut ctx).await;
+    }
+    let dir = tempfile::tempdir().context("temp dir")?;
+    let options = crate::cluster::ClusterOptions {
+        nodes: args.nodes,
+        bin_dir: args.bin_dir.clone(),
+        // Enough stock that no experiment runs dry.
+        initial_stock: 1_000_000_000,
+        ..Default::default()
+    };
+    println!("starting a cluster in {}", dir.path().display());
+    let mut cluster = crate::cluster::Cluster::start(dir.path(), options)?;
+    let mut ctx = BenchContext {
+        gateway: gateway_client(&cluster.gateway_addr()),
+        cluster: Some(&mut cluster),
+        out: args.out.clone(),
+        quick: args.quick,
+    };
+    let result = run(args.experiment, &mut ctx).await;
+    cluster.stop();
+    if result.is_err() {
+        // Keep the logs of a failed run where a person can read them.
+        let logs = args.out.join("cluster-logs");
+        let _ = std::fs::create_dir_all(&logs);
+        if let Ok(entries) = std::fs::read_dir(dir.path().join("logs")) {
+            for entry in entries.flatten() {
+                let _ = std::fs::copy(entry.path(), logs.join(entry.file_name()));
+            }
+        }
+    }
+    result
 }
 
 /// What an experiment may do to a cluster the bench started itself. With `--gateway` the
