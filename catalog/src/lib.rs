@@ -2,6 +2,63 @@
 //!
 //! - [`api`]: wire types, imported by the raft node and the gateway.
 //! - [`client`]: a typed client of this service.
+//! - [`config`]: the command line.
+//! - [`store`]: products, ledger counters and reservations in sled.
+//! - [`events`]: the `/events` stream of invalidations.
+//! - [`restock`]: the loop that refills sold-out toys.
+//! - [`http`]: the routes and handlers.
+//! - [`metrics`]: the catalog's own Prometheus figures.
 
 pub mod api;
 pub mod client;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod restock;
+pub mod store;
+
+use anyhow::Context;
+use service_core::{server, Metrics};
+
+use crate::config::Config;
+use crate::events::EventHub;
+use crate::metrics::CatalogMetrics;
+use crate::store::CatalogStore;
+
+/// Runs the catalog until SIGTERM or SIGINT, then flushes the store.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Bind first: the contract wants `listening on <addr>` as the first log line.
+    let listener = server::bind(&config.listen).await?;
+    let store = CatalogStore::open(&config.data_dir, config.initial_stock)
+        .with_context(|| format!("cannot open store in {}", config.data_dir.display()))?;
+    let shutdown = server::shutdown_on_signal();
+    let metrics = Metrics::new("catalog");
+    let catalog_metrics = CatalogMetrics::register(&metrics);
+    let events = EventHub::new(shutdown.clone(), catalog_metrics.subscribers.clone());
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        epoch = events.epoch(),
+        restock_interval = ?config.restock_interval,
+        "catalog ready"
+    );
+
+    let restocker = tokio::spawn(restock::run(
+        store.clone(),
+        events.clone(),
+        config.restock_to,
+        config.restock_interval,
+        shutdown.clone(),
+    ));
+    let state = http::AppState {
+        store: store.clone(),
+        events,
+        metrics: catalog_metrics,
+    };
+    let served = server::serve(listener, http::router(state, metrics), shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = restocker.await;
+    store.flush().await.context("final flush")?;
+    tracing::info!("catalog stopped");
+    served
+}

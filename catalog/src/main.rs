@@ -1,1 +1,10 @@
-fn main() {}
+//! `catalog`: parses the command line and runs the service.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = catalog::config::Config::parse();
+    service_core::telemetry::init(config.log_format);
+    service_core::server::exit_code("catalog", catalog::run(config).await)
+}

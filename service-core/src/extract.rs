@@ -3,9 +3,12 @@
 //! axum's own `Json` answers 415 without a content type and 422 for a wrongly typed field;
 //! the contract wants 400 for every malformed body and 413 past 16 KiB, each as a JSON
 //! error. Any content type is accepted, so `curl -d` works as people expect.
+//! [`PathParams`] and [`QueryParams`] do the same for path segments and query strings,
+//! whose axum rejections are plain text.
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::envelope::ApiError;
@@ -27,6 +30,44 @@ where
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_limited(req.into_body()).await?;
         decode(&bytes).map(JsonBody)
+    }
+}
+
+/// Path parameters; a segment that does not decode is a JSON 400.
+#[derive(Debug, Clone)]
+pub struct PathParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| PathParams(value))
+            .map_err(|err| ApiError::bad_request(err.body_text()))
+    }
+}
+
+/// A query string; a malformed or mistyped one is a JSON 400.
+#[derive(Debug, Clone)]
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| QueryParams(value))
+            .map_err(|err| ApiError::bad_request(err.body_text()))
     }
 }
 

@@ -5,7 +5,7 @@
 //!
 //! - [`envelope`]: the `{"data": ...}` / `{"error": {...}}` bodies and [`ApiError`].
 //! - [`call`]: calling another toystore service and decoding its envelope.
-//! - [`extract`]: a JSON body extractor with the 16 KiB limit and 400/413 answers.
+//! - [`extract`]: body, path and query extractors answering 400/413 as JSON.
 //! - [`metrics`]: per-route request counters and latency histograms, `GET /metrics`.
 //! - [`process`]: starting, signalling and stopping service binaries (tests, harness).
 //! - [`routes`]: the JSON 404 / 405 fallbacks and the layer stack every router gets.
@@ -24,5 +24,5 @@ pub mod telemetry;
 pub mod validate;
 
 pub use envelope::{ApiError, Data, ErrorBody, ErrorDetail};
-pub use extract::JsonBody;
+pub use extract::{JsonBody, PathParams, QueryParams};
 pub use metrics::Metrics;

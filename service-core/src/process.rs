@@ -269,6 +269,14 @@ pub fn parse_listening(log: &str) -> Option<SocketAddr> {
     rest[..end].parse().ok()
 }
 
+/// A loopback port that was free a moment ago: for processes that must know each other's
+/// addresses before they start (Raft peers). Another process may take it in between, which
+/// on a test machine is rare and shows as a clear "cannot listen" failure.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
 /// Polls `condition` every 20 ms until it returns `Some`, or fails after `deadline`.
 pub fn wait_until<T>(
     what: &str,
@@ -309,8 +317,10 @@ where
     }
 }
 
-/// The path of a workspace binary (`catalog`, `raft-node`, `gateway`), built on first use
-/// if it is missing. Tests run from `target/<profile>/deps/`, binaries live one level up.
+/// The path of a workspace binary (`catalog`, `raft-node`, `gateway`), brought up to date
+/// by `cargo build` on first use in this process (a no-op when it is fresh), so a test or
+/// bench never runs a stale binary. Tests run from `target/<profile>/deps/`; binaries
+/// live one level up.
 pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
@@ -318,8 +328,7 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     if let Some(path) = built.get(name) {
         return Ok(path.clone());
     }
-    let env_key = format!("CARGO_BIN_EXE_{name}");
-    let path = match std::env::var_os(&env_key) {
+    let path = match std::env::var_os(format!("CARGO_BIN_EXE_{name}")) {
         Some(path) => PathBuf::from(path),
         None => {
             let exe = std::env::current_exe().context("current_exe")?;
@@ -329,20 +338,17 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
             } else {
                 deps
             };
-            let path = profile_dir.join(name);
-            if !path.exists() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-                let mut build = Command::new(cargo);
-                build.args(["build", "--bin", name]);
-                if profile_dir.ends_with("release") {
-                    build.arg("--release");
-                }
-                let status = build.status().context("run cargo build")?;
-                if !status.success() {
-                    bail!("cargo build --bin {name} failed");
-                }
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "--bin", name]);
+            if profile_dir.ends_with("release") {
+                build.arg("--release");
             }
-            path
+            let status = build.status().context("run cargo build")?;
+            if !status.success() {
+                bail!("cargo build --bin {name} failed");
+            }
+            profile_dir.join(name)
         }
     };
     built.insert(name.to_string(), path.clone());
@@ -384,6 +390,13 @@ mod tests {
         process.terminate(Duration::from_secs(5));
         assert!(!process.is_running());
         assert!(process.log().contains("listening on"));
+    }
+
+    #[test]
+    fn free_ports_are_bindable() {
+        let port = free_port().unwrap();
+        assert_ne!(port, 0);
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
 
     #[test]

@@ -25,6 +25,18 @@ pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
     Ok(listener)
 }
 
+/// Turns `run`'s result into the process exit code, printing a failure as one line
+/// (the contract's "exits non-zero with a one-line reason").
+pub fn exit_code(service: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{service}: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A token cancelled on the first SIGTERM or SIGINT.
 pub fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();

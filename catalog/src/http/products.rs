@@ -1,0 +1,52 @@
+//! Product reads, price changes and the ledger.
+
+use axum::extract::State;
+use service_core::validate;
+use service_core::{ApiError, Data, JsonBody, PathParams};
+
+use super::{store_error, AppState};
+use crate::api::{LedgerRow, PriceChange, Product};
+
+/// Prices above this are surely a typo (and would lose cents as f64).
+const MAX_PRICE: f64 = 1e9;
+
+pub async fn list(State(state): State<AppState>) -> Result<Data<Vec<Product>>, ApiError> {
+    state.store.products().map(Data::new).map_err(store_error)
+}
+
+pub async fn one(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Data<Product>, ApiError> {
+    validate::product_name(&name)?;
+    state
+        .store
+        .product(&name)
+        .map(Data::new)
+        .map_err(store_error)
+}
+
+pub async fn set_price(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+    JsonBody(change): JsonBody<PriceChange>,
+) -> Result<Data<Product>, ApiError> {
+    validate::product_name(&name)?;
+    if !(change.price.is_finite() && change.price > 0.0 && change.price <= MAX_PRICE) {
+        return Err(ApiError::bad_request(format!(
+            "price must be a positive number up to {MAX_PRICE}"
+        )));
+    }
+    let (product, event) = state
+        .store
+        .set_price(&name, change.price)
+        .await
+        .map_err(store_error)?;
+    tracing::info!(product = %name, price = change.price, "price changed");
+    state.events.publish(event);
+    Ok(Data::new(product))
+}
+
+pub async fn ledger(State(state): State<AppState>) -> Result<Data<Vec<LedgerRow>>, ApiError> {
+    state.store.ledger().map(Data::new).map_err(store_error)
+}

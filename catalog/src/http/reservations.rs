@@ -1,0 +1,70 @@
+//! Reservations: stock taken for an order in flight, then confirmed or released.
+
+use axum::extract::State;
+use service_core::validate;
+use service_core::{ApiError, Data, JsonBody, PathParams, QueryParams};
+
+use super::{now_ms, store_error, AppState};
+use crate::api::{ConfirmRequest, Reservation, ReservationQuery, ReserveRequest};
+
+pub async fn reserve(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<ReserveRequest>,
+) -> Result<Data<Reservation>, ApiError> {
+    validate::request_key(&request.request_id).map_err(|e| e.with_field("field", "request_id"))?;
+    validate::product_name(&request.name)?;
+    validate::quantity(request.quantity)?;
+    let result = state.store.reserve(&request, now_ms()).await;
+    state.metrics.count_reservation(&result);
+    let outcome = result.map_err(store_error)?;
+    if let Some(event) = outcome.event {
+        state.events.publish(event);
+    }
+    Ok(Data::new(outcome.reservation))
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    PathParams(request_id): PathParams<String>,
+    JsonBody(body): JsonBody<ConfirmRequest>,
+) -> Result<Data<Reservation>, ApiError> {
+    validate::request_key(&request_id)?;
+    let transition = state
+        .store
+        .confirm(&request_id, body.order_number)
+        .await
+        .map_err(store_error)?;
+    state.events.publish_all(transition.event);
+    Ok(Data::new(transition.reservation))
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    PathParams(request_id): PathParams<String>,
+) -> Result<Data<Reservation>, ApiError> {
+    validate::request_key(&request_id)?;
+    let transition = state
+        .store
+        .release(&request_id)
+        .await
+        .map_err(store_error)?;
+    if transition.changed {
+        tracing::info!(request_id = %request_id, "reservation released");
+    }
+    state.events.publish_all(transition.event);
+    Ok(Data::new(transition.reservation))
+}
+
+/// `GET /reservations?state=held&older_than_ms=5000`.
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ReservationQuery>,
+) -> Result<Data<Vec<Reservation>>, ApiError> {
+    let older_than = query.older_than_ms.unwrap_or(0);
+    let taken_before = now_ms().saturating_sub(older_than);
+    state
+        .store
+        .reservations(query.state, taken_before)
+        .map(Data::new)
+        .map_err(store_error)
+}

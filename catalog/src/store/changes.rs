@@ -1,0 +1,264 @@
+//! The changes a client can make: reserve, confirm, release, set a price, restock.
+//!
+//! Each is a single sled transaction followed by a flush, so when one returns `Ok` it is on
+//! disk. Transaction closures may be re-run by sled on conflict, so they only read and
+//! write through the transaction handles.
+
+use sled::transaction::{
+    ConflictableTransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::Transactional;
+
+use super::records::{decode, encode, ProductRecord, ReservationRecord};
+use super::{invalidation, CatalogStore, StoreError};
+use crate::api::{Invalidate, Product, Reservation, ReservationState, ReserveRequest};
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort<T>(err: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(err))
+}
+
+/// The answer to a reservation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReserveOutcome {
+    pub reservation: Reservation,
+    /// False when the request id was already reserved and this call took nothing.
+    pub created: bool,
+    pub event: Option<Invalidate>,
+}
+
+/// The answer to a confirm or release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub reservation: Reservation,
+    /// False when the reservation already was in the target state.
+    pub changed: bool,
+    pub event: Option<Invalidate>,
+}
+
+fn read_product(tree: &TransactionalTree, name: &str) -> TxResult<ProductRecord> {
+    match tree.get(name.as_bytes())? {
+        Some(bytes) => decode(&bytes).or_else(abort),
+        None => abort(StoreError::ProductNotFound),
+    }
+}
+
+fn read_reservation(
+    tree: &TransactionalTree,
+    request_id: &str,
+) -> Result<Option<ReservationRecord>, ConflictableTransactionError<StoreError>> {
+    match tree.get(request_id.as_bytes())? {
+        Some(bytes) => decode(&bytes).map(Some).or_else(abort),
+        None => Ok(None),
+    }
+}
+
+fn write<T: serde::Serialize>(
+    tree: &TransactionalTree,
+    key: &str,
+    value: &T,
+) -> Result<(), UnabortableTransactionError> {
+    tree.insert(key.as_bytes(), encode(value))?;
+    Ok(())
+}
+
+/// Subtracts, or aborts: a counter going negative means the store is inconsistent.
+fn take(from: u64, amount: u64, what: &str) -> TxResult<u64> {
+    match from.checked_sub(amount) {
+        Some(left) => Ok(left),
+        None => abort(StoreError::Storage(format!(
+            "{what} would go negative ({from} - {amount})"
+        ))),
+    }
+}
+
+impl CatalogStore {
+    /// Takes `quantity` of the product for `request_id`, or returns the reservation that id
+    /// already has (taking nothing).
+    pub async fn reserve(
+        &self,
+        request: &ReserveRequest,
+        now_ms: u64,
+    ) -> Result<ReserveOutcome, StoreError> {
+        let outcome = (&self.products, &self.reservations, &self.held).transaction(
+            |(products, reservations, held)| {
+                if let Some(existing) = read_reservation(reservations, &request.request_id)? {
+                    let reservation = existing.reservation(&request.request_id);
+                    if existing.name != request.name || existing.quantity != request.quantity {
+                        return abort(StoreError::RequestIdReused(Box::new(reservation)));
+                    }
+                    return Ok(ReserveOutcome {
+                        reservation,
+                        created: false,
+                        event: None,
+                    });
+                }
+                let mut product = read_product(products, &request.name)?;
+                if product.quantity < request.quantity {
+                    return abort(StoreError::OutOfStock);
+                }
+                product.quantity -= request.quantity;
+                product.held += request.quantity;
+                product.version += 1;
+                let record = ReservationRecord {
+                    name: request.name.clone(),
+                    quantity: request.quantity,
+                    price: product.price,
+                    state: ReservationState::Held,
+                    order_number: None,
+                    created_ms: now_ms,
+                };
+                write(products, &request.name, &product)?;
+                write(reservations, &request.request_id, &record)?;
+                held.insert(request.request_id.as_bytes(), &[][..])?;
+                Ok(ReserveOutcome {
+                    reservation: record.reservation(&request.request_id),
+                    created: true,
+                    event: Some(invalidation(&request.name, &product)),
+                })
+            },
+        )?;
+        if outcome.created {
+            self.flush().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Held -> confirmed with `order_number`. Repeating it is harmless; confirming a released
+    /// reservation, or one confirmed for another order, is a conflict.
+    pub async fn confirm(
+        &self,
+        request_id: &str,
+        order_number: u64,
+    ) -> Result<Transition, StoreError> {
+        let transition = (&self.products, &self.reservations, &self.held).transaction(
+            |(products, reservations, held)| {
+                let Some(mut record) = read_reservation(reservations, request_id)? else {
+                    return abort(StoreError::ReservationNotFound);
+                };
+                match record.state {
+                    ReservationState::Confirmed if record.order_number == Some(order_number) => {
+                        return Ok(Transition {
+                            reservation: record.reservation(request_id),
+                            changed: false,
+                            event: None,
+                        });
+                    }
+                    ReservationState::Confirmed => {
+                        return abort(StoreError::Conflict(
+                            "reservation confirmed for another order".into(),
+                        ))
+                    }
+                    ReservationState::Released => {
+                        return abort(StoreError::Conflict("reservation released".into()))
+                    }
+                    ReservationState::Held => {}
+                }
+                let mut product = read_product(products, &record.name)?;
+                product.held = take(product.held, record.quantity, "held")?;
+                product.confirmed += record.quantity;
+                record.state = ReservationState::Confirmed;
+                record.order_number = Some(order_number);
+                write(products, &record.name, &product)?;
+                write(reservations, request_id, &record)?;
+                held.remove(request_id.as_bytes())?;
+                // Confirming moves stock from held to confirmed; what clients see of the
+                // product is unchanged, so there is nothing to invalidate.
+                Ok(Transition {
+                    reservation: record.reservation(request_id),
+                    changed: true,
+                    event: None,
+                })
+            },
+        )?;
+        if transition.changed {
+            self.flush().await?;
+        }
+        Ok(transition)
+    }
+
+    /// Held -> released, returning the stock. Repeating it is harmless; releasing a
+    /// confirmed reservation is a conflict.
+    pub async fn release(&self, request_id: &str) -> Result<Transition, StoreError> {
+        let transition = (&self.products, &self.reservations, &self.held).transaction(
+            |(products, reservations, held)| {
+                let Some(mut record) = read_reservation(reservations, request_id)? else {
+                    return abort(StoreError::ReservationNotFound);
+                };
+                match record.state {
+                    ReservationState::Released => {
+                        return Ok(Transition {
+                            reservation: record.reservation(request_id),
+                            changed: false,
+                            event: None,
+                        })
+                    }
+                    ReservationState::Confirmed => {
+                        return abort(StoreError::Conflict("reservation confirmed".into()))
+                    }
+                    ReservationState::Held => {}
+                }
+                let mut product = read_product(products, &record.name)?;
+                product.held = take(product.held, record.quantity, "held")?;
+                product.quantity += record.quantity;
+                product.version += 1;
+                record.state = ReservationState::Released;
+                write(products, &record.name, &product)?;
+                write(reservations, request_id, &record)?;
+                held.remove(request_id.as_bytes())?;
+                Ok(Transition {
+                    reservation: record.reservation(request_id),
+                    changed: true,
+                    event: Some(invalidation(&record.name, &product)),
+                })
+            },
+        )?;
+        if transition.changed {
+            self.flush().await?;
+        }
+        Ok(transition)
+    }
+
+    /// Sets a product's price (reservations keep the price they were taken at).
+    pub async fn set_price(
+        &self,
+        name: &str,
+        price: f64,
+    ) -> Result<(Product, Invalidate), StoreError> {
+        let result = self.products.transaction(|products| {
+            let mut product = read_product(products, name)?;
+            product.price = price;
+            product.version += 1;
+            write(products, name, &product)?;
+            Ok((product.product(name), invalidation(name, &product)))
+        })?;
+        self.flush().await?;
+        Ok(result)
+    }
+
+    /// Sets every product at quantity 0 back to `restock_to`, adding the difference to
+    /// `restocked`. Returns one event per restocked product.
+    pub async fn restock(&self, restock_to: u64) -> Result<Vec<Invalidate>, StoreError> {
+        let mut events = Vec::new();
+        for name in self.products.iter().keys() {
+            let name = String::from_utf8_lossy(&name?).into_owned();
+            let event = self.products.transaction(|products| {
+                let mut product = read_product(products, &name)?;
+                if product.quantity != 0 || restock_to == 0 {
+                    return Ok(None);
+                }
+                product.quantity = restock_to;
+                product.restocked += restock_to;
+                product.version += 1;
+                write(products, &name, &product)?;
+                Ok(Some(invalidation(&name, &product)))
+            })?;
+            events.extend(event);
+        }
+        if !events.is_empty() {
+            self.flush().await?;
+        }
+        Ok(events)
+    }
+}

@@ -1,0 +1,219 @@
+//! The catalog's durable state in sled: products with their ledger counters, and
+//! reservations keyed by request id.
+//!
+//! Every change is one sled transaction across the trees it touches, so the ledger identity
+//! `initial + restocked == quantity + held + confirmed` holds at every instant, and it is
+//! flushed to disk before the caller answers. Each change that alters what a product looks
+//! like (stock or price) returns the [`Invalidate`] event to publish.
+
+mod changes;
+mod records;
+
+use std::path::Path;
+
+use sled::transaction::TransactionError;
+
+use crate::api::{Invalidate, LedgerRow, Product, Reservation, ReservationState};
+pub use changes::{ReserveOutcome, Transition};
+use records::{decode, encode, ProductRecord, ReservationRecord};
+
+/// The ten toys of a fresh store with their prices (contract section 4).
+pub const SEED_PRODUCTS: [(&str, f64); 10] = [
+    ("Tux", 25.99),
+    ("Whale", 34.99),
+    ("Elephant", 29.99),
+    ("Bird", 39.99),
+    ("Risk", 15.99),
+    ("Sand", 19.99),
+    ("Jenga", 21.99),
+    ("Uno", 35.99),
+    ("Pinball", 49.99),
+    ("Clue", 9.99),
+];
+
+const SEEDED_KEY: &[u8] = b"seeded";
+
+/// Why a store operation did not happen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error("product not found")]
+    ProductNotFound,
+    #[error("reservation not found")]
+    ReservationNotFound,
+    #[error("out of stock")]
+    OutOfStock,
+    /// The request id is taken by a reservation with another body.
+    #[error("request id reused with a different body")]
+    RequestIdReused(Box<Reservation>),
+    /// The transition is not allowed from the reservation's state.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(err: sled::Error) -> Self {
+        StoreError::Storage(err.to_string())
+    }
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(err: TransactionError<StoreError>) -> Self {
+        match err {
+            TransactionError::Abort(err) => err,
+            TransactionError::Storage(err) => err.into(),
+        }
+    }
+}
+
+/// Products and reservations, persisted in sled.
+#[derive(Clone)]
+pub struct CatalogStore {
+    db: sled::Db,
+    products: sled::Tree,
+    reservations: sled::Tree,
+    /// Index of held reservations (request id -> nothing), so reconciliation need not scan
+    /// every reservation ever made.
+    held: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl CatalogStore {
+    /// Opens (or creates) the store at `path`; a fresh store is seeded with the ten toys at
+    /// `initial_stock` each.
+    pub fn open(path: &Path, initial_stock: u64) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(path).open()?;
+        let store = CatalogStore {
+            products: db.open_tree("products")?,
+            reservations: db.open_tree("reservations")?,
+            held: db.open_tree("held")?,
+            meta: db.open_tree("meta")?,
+            db,
+        };
+        store.seed(initial_stock)?;
+        Ok(store)
+    }
+
+    /// Seeds once: the marker and the products go in one transaction, so a crash half way
+    /// leaves either nothing or everything.
+    fn seed(&self, initial_stock: u64) -> Result<(), StoreError> {
+        use sled::Transactional;
+        (&self.products, &self.meta)
+            .transaction(|(products, meta)| {
+                if meta.get(SEEDED_KEY)?.is_some() {
+                    return Ok(());
+                }
+                for (name, price) in SEED_PRODUCTS {
+                    let record = ProductRecord::new(price, initial_stock);
+                    products.insert(name.as_bytes(), encode(&record))?;
+                }
+                meta.insert(SEEDED_KEY, &[1u8][..])?;
+                Ok(())
+            })
+            .map_err(|e: TransactionError<StoreError>| StoreError::from(e))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Waits until everything written so far is on disk. sled's own `flush_async` runs on
+    /// its internal thread pool, which was seen to hang under many concurrent flushes; a
+    /// blocking flush on tokio's blocking pool does not.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Storage(format!("flush task failed: {e}")))??;
+        Ok(())
+    }
+
+    /// Checks that the store answers reads (for `/health`).
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.meta.get(SEEDED_KEY)?;
+        Ok(())
+    }
+
+    /// Every product, sorted by name.
+    pub fn products(&self) -> Result<Vec<Product>, StoreError> {
+        self.products
+            .iter()
+            .map(|item| {
+                let (key, value) = item?;
+                let record: ProductRecord = decode(&value)?;
+                Ok(record.product(&String::from_utf8_lossy(&key)))
+            })
+            .collect()
+    }
+
+    pub fn product(&self, name: &str) -> Result<Product, StoreError> {
+        let record = self.product_record(name)?;
+        Ok(record.product(name))
+    }
+
+    /// One ledger row per product, each read atomically.
+    pub fn ledger(&self) -> Result<Vec<LedgerRow>, StoreError> {
+        self.products
+            .iter()
+            .map(|item| {
+                let (key, value) = item?;
+                let record: ProductRecord = decode(&value)?;
+                Ok(record.ledger_row(&String::from_utf8_lossy(&key)))
+            })
+            .collect()
+    }
+
+    pub fn reservation(&self, request_id: &str) -> Result<Reservation, StoreError> {
+        let bytes = self
+            .reservations
+            .get(request_id.as_bytes())?
+            .ok_or(StoreError::ReservationNotFound)?;
+        let record: ReservationRecord = decode(&bytes)?;
+        Ok(record.reservation(request_id))
+    }
+
+    /// Reservations in `state` (all if `None`) taken at or before `taken_before_ms`.
+    pub fn reservations(
+        &self,
+        state: Option<ReservationState>,
+        taken_before_ms: u64,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let ids: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match state {
+            Some(ReservationState::Held) => Box::new(self.held.iter().keys()),
+            _ => Box::new(self.reservations.iter().keys()),
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            let id = id?;
+            let Some(bytes) = self.reservations.get(&id)? else {
+                continue; // released between the index read and this one
+            };
+            let record: ReservationRecord = decode(&bytes)?;
+            if state.is_some_and(|s| s != record.state) || record.created_ms > taken_before_ms {
+                continue;
+            }
+            out.push(record.reservation(&String::from_utf8_lossy(&id)));
+        }
+        Ok(out)
+    }
+
+    fn product_record(&self, name: &str) -> Result<ProductRecord, StoreError> {
+        let bytes = self
+            .products
+            .get(name.as_bytes())?
+            .ok_or(StoreError::ProductNotFound)?;
+        decode(&bytes)
+    }
+}
+
+/// The event describing a product after a change.
+fn invalidation(name: &str, record: &ProductRecord) -> Invalidate {
+    Invalidate {
+        name: name.to_string(),
+        quantity: record.quantity,
+        price: record.price,
+        version: record.version,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+//! Store tests: transitions, the ledger identity after every operation, restock, a property
+//! test over random operation sequences, and concurrent reservations of one product.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::api::ReserveRequest;
+
+fn open(initial: u64) -> (tempfile::TempDir, CatalogStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CatalogStore::open(&dir.path().join("catalog"), initial).unwrap();
+    (dir, store)
+}
+
+fn request(id: &str, name: &str, quantity: u64) -> ReserveRequest {
+    ReserveRequest {
+        request_id: id.into(),
+        name: name.into(),
+        quantity,
+    }
+}
+
+fn assert_ledger_balances(store: &CatalogStore) {
+    for row in store.ledger().unwrap() {
+        assert!(row.balances(), "ledger identity broken: {row:?}");
+    }
+}
+
+fn row(store: &CatalogStore, name: &str) -> LedgerRow {
+    store
+        .ledger()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == name)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fresh_store_is_seeded_once_with_ten_toys() {
+    let (dir, store) = open(100);
+    let products = store.products().unwrap();
+    assert_eq!(products.len(), 10);
+    let names: Vec<_> = products.iter().map(|p| p.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "products come sorted by name");
+    assert_eq!(store.product("Tux").unwrap().price, 25.99);
+    assert!(products.iter().all(|p| p.quantity == 100));
+
+    store.reserve(&request("r1", "Tux", 5), 1).await.unwrap();
+    drop(store);
+    // Reopening with another initial stock must not seed again.
+    let store = CatalogStore::open(&dir.path().join("catalog"), 7).unwrap();
+    assert_eq!(store.product("Tux").unwrap().quantity, 95);
+    assert_eq!(store.product("Clue").unwrap().quantity, 100);
+}
+
+#[tokio::test]
+async fn reserve_takes_stock_and_a_repeat_takes_nothing() {
+    let (_dir, store) = open(10);
+    let first = store.reserve(&request("r1", "Tux", 3), 1).await.unwrap();
+    assert!(first.created);
+    assert_eq!(first.reservation.state, ReservationState::Held);
+    assert_eq!(first.reservation.price, 25.99);
+    assert_eq!(first.event.as_ref().unwrap().quantity, 7);
+    let repeat = store.reserve(&request("r1", "Tux", 3), 2).await.unwrap();
+    assert!(!repeat.created);
+    assert!(repeat.event.is_none());
+    assert_eq!(repeat.reservation, first.reservation);
+    assert_eq!(store.product("Tux").unwrap().quantity, 7);
+    assert_eq!(row(&store, "Tux").held, 3);
+    assert_ledger_balances(&store);
+}
+
+#[tokio::test]
+async fn reused_id_with_another_body_unknown_product_and_out_of_stock_are_refused() {
+    let (_dir, store) = open(10);
+    store.reserve(&request("r1", "Tux", 3), 1).await.unwrap();
+    for other in [request("r1", "Tux", 4), request("r1", "Uno", 3)] {
+        let err = store.reserve(&other, 1).await.unwrap_err();
+        assert!(matches!(err, StoreError::RequestIdReused(_)), "{err:?}");
+    }
+    assert_eq!(
+        store.reserve(&request("r2", "Nope", 1), 1).await,
+        Err(StoreError::ProductNotFound)
+    );
+    assert_eq!(
+        store.reserve(&request("r3", "Tux", 8), 1).await,
+        Err(StoreError::OutOfStock)
+    );
+    // A refused reservation takes nothing and can be made later.
+    assert_eq!(store.product("Tux").unwrap().quantity, 7);
+    store.reserve(&request("r3", "Tux", 7), 1).await.unwrap();
+    assert_eq!(store.product("Tux").unwrap().quantity, 0);
+    assert_ledger_balances(&store);
+}
+
+#[tokio::test]
+async fn confirm_and_release_move_stock_and_are_idempotent() {
+    let (_dir, store) = open(10);
+    store.reserve(&request("a", "Uno", 2), 1).await.unwrap();
+    store.reserve(&request("b", "Uno", 3), 1).await.unwrap();
+
+    let confirmed = store.confirm("a", 7).await.unwrap();
+    assert!(confirmed.changed);
+    assert_eq!(confirmed.reservation.order_number, Some(7));
+    assert!(!store.confirm("a", 7).await.unwrap().changed);
+    assert!(matches!(
+        store.confirm("a", 8).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.release("a").await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let released = store.release("b").await.unwrap();
+    assert!(released.changed);
+    assert_eq!(released.event.unwrap().quantity, 8);
+    assert!(!store.release("b").await.unwrap().changed);
+    assert!(matches!(
+        store.confirm("b", 9).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The id stays used: reserving it again returns the released reservation, takes nothing.
+    let again = store.reserve(&request("b", "Uno", 3), 1).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.reservation.state, ReservationState::Released);
+
+    assert_eq!(
+        store.release("zzz").await,
+        Err(StoreError::ReservationNotFound)
+    );
+    let uno = row(&store, "Uno");
+    assert_eq!((uno.quantity, uno.held, uno.confirmed), (8, 0, 2));
+    assert_ledger_balances(&store);
+}
+
+#[tokio::test]
+async fn held_listing_uses_age_and_state() {
+    let (_dir, store) = open(10);
+    store
+        .reserve(&request("old", "Tux", 1), 1_000)
+        .await
+        .unwrap();
+    store
+        .reserve(&request("new", "Tux", 1), 9_000)
+        .await
+        .unwrap();
+    store
+        .reserve(&request("done", "Tux", 1), 500)
+        .await
+        .unwrap();
+    store.confirm("done", 0).await.unwrap();
+    let held = store
+        .reservations(Some(ReservationState::Held), 5_000)
+        .unwrap();
+    let ids: Vec<_> = held.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(ids, ["old"]);
+    assert_eq!(store.reservations(None, u64::MAX).unwrap().len(), 3);
+    let confirmed = store
+        .reservations(Some(ReservationState::Confirmed), u64::MAX)
+        .unwrap();
+    assert_eq!(confirmed[0].request_id, "done");
+}
+
+#[tokio::test]
+async fn restock_refills_only_sold_out_products() {
+    let (_dir, store) = open(5);
+    store.reserve(&request("r", "Jenga", 5), 1).await.unwrap();
+    store.reserve(&request("s", "Risk", 2), 1).await.unwrap();
+    let events = store.restock(100).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].name, "Jenga");
+    assert_eq!(events[0].quantity, 100);
+    let jenga = row(&store, "Jenga");
+    assert_eq!((jenga.quantity, jenga.restocked, jenga.held), (100, 100, 5));
+    assert_eq!(store.product("Risk").unwrap().quantity, 3);
+    assert!(store.restock(100).await.unwrap().is_empty());
+    assert_ledger_balances(&store);
+}
+
+#[tokio::test]
+async fn price_change_bumps_version_and_keeps_reserved_prices() {
+    let (_dir, store) = open(5);
+    store.reserve(&request("r", "Bird", 1), 1).await.unwrap();
+    let (product, event) = store.set_price("Bird", 1.5).await.unwrap();
+    assert_eq!(product.price, 1.5);
+    assert_eq!(event.version, 2);
+    assert_eq!(store.reservation("r").unwrap().price, 39.99);
+    assert_eq!(
+        store.set_price("Nope", 1.0).await,
+        Err(StoreError::ProductNotFound)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_of_one_product_never_oversell() {
+    let (_dir, store) = open(50);
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve(&request(&format!("c{i}"), "Whale", 1), 1)
+                    .await
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(outcome) => {
+                assert!(outcome.created);
+                granted += 1;
+            }
+            Err(StoreError::OutOfStock) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(granted, 50);
+    let whale = row(&store, "Whale");
+    assert_eq!((whale.quantity, whale.held), (0, 50));
+    assert_ledger_balances(&store);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Reserve { id: u8, product: u8, quantity: u64 },
+    Confirm { id: u8, order: u64 },
+    Release { id: u8 },
+    Restock { to: u64 },
+    Price { product: u8, cents: u32 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // Few ids and products, so repeats and contention on one product are common.
+    prop_oneof![
+        4 => (0u8..12, 0u8..3, 1u64..6).prop_map(|(id, product, quantity)| Op::Reserve { id, product, quantity }),
+        2 => (0u8..12, 0u64..3).prop_map(|(id, order)| Op::Confirm { id, order }),
+        2 => (0u8..12).prop_map(|id| Op::Release { id }),
+        1 => (0u64..8).prop_map(|to| Op::Restock { to }),
+        1 => (0u8..3, 1u32..10_000).prop_map(|(product, cents)| Op::Price { product, cents }),
+    ]
+}
+
+const PRODUCTS: [&str; 3] = ["Tux", "Clue", "Sand"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_keep_the_ledger_identity(ops in proptest::collection::vec(op(), 1..60)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (_dir, store) = open(6);
+        runtime.block_on(async {
+            for op in ops {
+                let _ = match op {
+                    Op::Reserve { id, product, quantity } => store
+                        .reserve(&request(&format!("p{id}"), PRODUCTS[product as usize], quantity), 1)
+                        .await
+                        .map(|_| ()),
+                    Op::Confirm { id, order } => store.confirm(&format!("p{id}"), order).await.map(|_| ()),
+                    Op::Release { id } => store.release(&format!("p{id}")).await.map(|_| ()),
+                    Op::Restock { to } => store.restock(to).await.map(|_| ()),
+                    Op::Price { product, cents } => store
+                        .set_price(PRODUCTS[product as usize], cents as f64 / 100.0)
+                        .await
+                        .map(|_| ()),
+                };
+                // Checked after every operation, accepted or refused.
+                for row in store.ledger().unwrap() {
+                    prop_assert!(row.balances(), "{:?}", row);
+                }
+                // held in the ledger is exactly the sum of held reservations.
+                for name in PRODUCTS {
+                    let held: u64 = store
+                        .reservations(Some(ReservationState::Held), u64::MAX)
+                        .unwrap()
+                        .iter()
+                        .filter(|r| r.name == name)
+                        .map(|r| r.quantity)
+                        .sum();
+                    prop_assert_eq!(row(&store, name).held, held);
+                }
+            }
+            Ok(())
+        })?;
+    }
+}

@@ -1,0 +1,127 @@
+//! A typed client of the gateway's public API, for the harness, the benchmarks and tests.
+//!
+//! Answers keep the HTTP status apart from "no answer" ([`CallError`]), which a history
+//! checker needs: a buy that got no answer may still have committed. Product reads also
+//! report the `X-Cache` header.
+
+use std::time::Duration;
+
+use service_core::call::{self, CallError};
+
+use crate::api::{
+    BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER, IDEMPOTENCY_KEY_HEADER,
+};
+
+/// A product read and whether the gateway served it from its cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductRead {
+    pub product: Product,
+    /// `Some(true)` for `X-Cache: hit`, `Some(false)` for `miss`, `None` without the header.
+    pub cache_hit: Option<bool>,
+}
+
+/// Talks to one gateway at `host:port`.
+#[derive(Debug, Clone)]
+pub struct GatewayClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl GatewayClient {
+    /// `addr` is `host:port` (or a URL starting with `http://`); `http` is shared so
+    /// connections are pooled.
+    pub fn new(addr: &str, http: reqwest::Client) -> Self {
+        let base = if addr.starts_with("http://") || addr.starts_with("https://") {
+            addr.trim_end_matches('/').to_string()
+        } else {
+            format!("http://{addr}")
+        };
+        GatewayClient { http, base }
+    }
+
+    /// A client with its own pool and the given per-request timeout.
+    pub fn with_timeout(addr: &str, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("static reqwest config");
+        Self::new(addr, http)
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /products/{name}`.
+    pub async fn product(&self, name: &str) -> Result<ProductRead, CallError> {
+        let url = format!(
+            "{}/products/{}",
+            self.base,
+            catalog::client::encode_segment(name)
+        );
+        let response = self.http.get(url).send().await?;
+        let cache_hit = response
+            .headers()
+            .get(CACHE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.eq_ignore_ascii_case("hit"));
+        let product = call::decode(response).await?;
+        Ok(ProductRead { product, cache_hit })
+    }
+
+    /// `GET /products`.
+    pub async fn products(&self) -> Result<Vec<Product>, CallError> {
+        call::send(self.http.get(format!("{}/products", self.base))).await
+    }
+
+    /// `POST /orders`, with `key` as the `Idempotency-Key` when given.
+    pub async fn buy(
+        &self,
+        name: &str,
+        quantity: u64,
+        key: Option<&str>,
+    ) -> Result<OrderCreated, CallError> {
+        let body = BuyRequest {
+            name: name.to_string(),
+            quantity,
+        };
+        let mut request = self.http.post(format!("{}/orders", self.base)).json(&body);
+        if let Some(key) = key {
+            request = request.header(IDEMPOTENCY_KEY_HEADER, key);
+        }
+        call::send(request).await
+    }
+
+    /// `GET /orders/{number}`.
+    pub async fn order(&self, number: u64) -> Result<OrderView, CallError> {
+        call::send(self.http.get(format!("{}/orders/{number}", self.base))).await
+    }
+
+    /// `GET /cluster`.
+    pub async fn cluster(&self) -> Result<ClusterView, CallError> {
+        call::send(self.http.get(format!("{}/cluster", self.base))).await
+    }
+
+    /// `GET /health`: `Ok` only on 200.
+    pub async fn health(&self) -> Result<serde_json::Value, CallError> {
+        call::send(self.http.get(format!("{}/health", self.base))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_an_address_or_a_url() {
+        let http = reqwest::Client::new();
+        assert_eq!(
+            GatewayClient::new("127.0.0.1:6060", http.clone()).base_url(),
+            "http://127.0.0.1:6060"
+        );
+        assert_eq!(
+            GatewayClient::new("http://127.0.0.1:6060/", http).base_url(),
+            "http://127.0.0.1:6060"
+        );
+    }
+}

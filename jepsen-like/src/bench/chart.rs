@@ -1,0 +1,285 @@
+//! The benchmark plots: line charts (figures against a parameter) and latency timelines
+//! with faults marked. PNG via plotters, text in the embedded DejaVu Sans.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+const FONT: &str = "sans-serif";
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Registers the embedded font once per process; plotters has no text without it.
+pub fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            let _ = plotters::style::register_font(FONT, style, bytes);
+        }
+    });
+}
+
+/// One line of a chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    /// Drawn dashed-looking (thin, with hollow markers), e.g. for "cache off".
+    pub secondary: bool,
+    /// Index into the palette, so related lines share a colour.
+    pub color: usize,
+}
+
+/// A line chart's frame.
+#[derive(Debug, Clone)]
+pub struct LineChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// Plot x as log2 and label ticks with the original values (client counts).
+    pub log2_x: bool,
+    pub series: Vec<Series>,
+}
+
+fn color(index: usize) -> RGBColor {
+    PALETTE[index % PALETTE.len()]
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-9 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    (lo, hi)
+}
+
+/// Draws a line chart into `area`.
+pub fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &LineChart,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let fx = |x: f64| if chart.log2_x { x.max(1e-9).log2() } else { x };
+    let (x0, x1) = bounds(
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| fx(p.0))),
+    );
+    let (_, y1) = bounds(
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1)),
+    );
+    let pad = (x1 - x0) * 0.05;
+    let mut ctx = ChartBuilder::on(area)
+        .caption(&chart.title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x0 - pad)..(x1 + pad), 0.0..(y1 * 1.12).max(1e-6))
+        .map_err(|e| anyhow!("chart: {e}"))?;
+    let log2 = chart.log2_x;
+    let x_fmt = move |x: &f64| {
+        if log2 {
+            format!("{:.0}", 2f64.powf(*x))
+        } else {
+            format!("{x:.1}")
+        }
+    };
+    // On a log2 axis, one tick per power of two (client counts 1, 4, 16, ...).
+    let x_ticks = if log2 {
+        ((x1 - x0).round() as usize + 1).max(2)
+    } else {
+        10
+    };
+    ctx.configure_mesh()
+        .x_labels(x_ticks)
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .x_label_formatter(&x_fmt)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(|e| anyhow!("mesh: {e}"))?;
+    for series in &chart.series {
+        let c = color(series.color);
+        let points: Vec<(f64, f64)> = series.points.iter().map(|&(x, y)| (fx(x), y)).collect();
+        let width = if series.secondary { 1 } else { 3 };
+        ctx.draw_series(LineSeries::new(points.clone(), c.stroke_width(width)))
+            .map_err(|e| anyhow!("series: {e}"))?
+            .label(series.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(width))
+            });
+        let secondary = series.secondary;
+        ctx.draw_series(points.into_iter().map(move |p| {
+            if secondary {
+                Circle::new(p, 4, c.stroke_width(2))
+            } else {
+                Circle::new(p, 4, c.filled())
+            }
+        }))
+        .map_err(|e| anyhow!("markers: {e}"))?;
+    }
+    ctx.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("legend: {e}"))?;
+    Ok(())
+}
+
+/// Writes one or more line charts side by side into a PNG.
+pub fn write_lines(path: &Path, charts: &[LineChart]) -> anyhow::Result<()> {
+    register_font();
+    let width = 900 * charts.len().max(1) as u32;
+    let root = BitMapBackend::new(path, (width, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("fill: {e}"))?;
+    let panels = root.split_evenly((1, charts.len().max(1)));
+    for (panel, chart) in panels.iter().zip(charts) {
+        draw_lines(panel, chart)?;
+    }
+    root.present()
+        .map_err(|e| anyhow!("write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Points of one kind in a timeline: (seconds since start, latency ms).
+#[derive(Debug, Clone)]
+pub struct PointGroup {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub color: usize,
+}
+
+/// A latency timeline: one point per request, by group, with faults marked.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub title: String,
+    pub groups: Vec<PointGroup>,
+    /// Vertical markers: (seconds since start, what happened).
+    pub marks: Vec<(f64, String)>,
+}
+
+pub fn write_timeline(path: &Path, timeline: &Timeline) -> anyhow::Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (1200, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("fill: {e}"))?;
+    let all = || timeline.groups.iter().flat_map(|g| g.points.iter());
+    let (_, t1) = bounds(all().map(|p| p.0).chain(timeline.marks.iter().map(|m| m.0)));
+    let (_, y1) = bounds(all().map(|p| p.1));
+    let y_top = (y1 * 1.15).max(1.0);
+    let mut ctx = ChartBuilder::on(&root)
+        .caption(&timeline.title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..(t1 * 1.02).max(1.0), 0.0..y_top)
+        .map_err(|e| anyhow!("chart: {e}"))?;
+    ctx.configure_mesh()
+        .x_desc("time since start (s)")
+        .y_desc("latency (ms)")
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(|e| anyhow!("mesh: {e}"))?;
+    for (t, label) in &timeline.marks {
+        let grey = RGBColor(90, 90, 90);
+        ctx.draw_series(LineSeries::new(
+            vec![(*t, 0.0), (*t, y_top)],
+            grey.stroke_width(2),
+        ))
+        .map_err(|e| anyhow!("mark: {e}"))?;
+        ctx.draw_series(std::iter::once(Text::new(
+            label.clone(),
+            (*t, y_top * 0.97),
+            (FONT, 14).into_font().color(&grey),
+        )))
+        .map_err(|e| anyhow!("mark label: {e}"))?;
+    }
+    for group in &timeline.groups {
+        let c = color(group.color);
+        ctx.draw_series(group.points.iter().map(|&p| Circle::new(p, 2, c.filled())))
+            .map_err(|e| anyhow!("points: {e}"))?
+            .label(format!("{} ({})", group.label, group.points.len()))
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+    }
+    ctx.configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("legend: {e}"))?;
+    root.present()
+        .map_err(|e| anyhow!("write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_pngs_with_lines_and_timelines() {
+        // CHART_TEST_DIR keeps the pictures, to look at them.
+        let dir = tempfile::tempdir().unwrap();
+        let dir = std::env::var_os("CHART_TEST_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| dir.path().to_path_buf());
+        let chart = LineChart {
+            title: "test".into(),
+            x_label: "clients".into(),
+            y_label: "ops/s".into(),
+            log2_x: true,
+            series: vec![Series {
+                label: "buys".into(),
+                points: vec![(1.0, 10.0), (4.0, 30.0), (16.0, 50.0)],
+                secondary: false,
+                color: 0,
+            }],
+        };
+        let lines = dir.join("lines.png");
+        write_lines(&lines, &[chart.clone(), chart]).unwrap();
+        let timeline = Timeline {
+            title: "t".into(),
+            groups: vec![PointGroup {
+                label: "ok".into(),
+                points: vec![(0.5, 3.0), (1.5, 900.0)],
+                color: 2,
+            }],
+            marks: vec![(1.0, "kill leader".into())],
+        };
+        let path = dir.join("timeline.png");
+        write_timeline(&path, &timeline).unwrap();
+        for file in [lines, path] {
+            let bytes = std::fs::read(&file).unwrap();
+            assert_eq!(&bytes[1..4], b"PNG", "{}", file.display());
+            assert!(bytes.len() > 5_000, "{} looks empty", file.display());
+        }
+    }
+}

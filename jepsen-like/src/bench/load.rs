@@ -1,0 +1,183 @@
+//! The lab's load test: 5 concurrent clients, each sending 1000 requests of one type.
+//! Types run one after the other (query, buy, read_order), so each is measured alone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::chart::{self, LineChart, Series};
+use super::report::{self, ms, Table};
+use super::stats::Summary;
+use super::{fresh_key, progress, random_toy, BenchContext};
+
+const CLIENTS: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Query,
+    Buy,
+    ReadOrder,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Query => "query",
+            Kind::Buy => "buy",
+            Kind::ReadOrder => "read_order",
+        }
+    }
+}
+
+/// Latencies (ms) of the successful requests, the error count, wall time, order numbers.
+struct Phase {
+    latencies: Vec<f64>,
+    errors: usize,
+    elapsed: Duration,
+    orders: Vec<u64>,
+}
+
+pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+    let per_client = if ctx.quick { 20 } else { 1000 };
+    let mut table = Table::new(&[
+        "type", "requests", "errors", "mean ms", "p50 ms", "p99 ms", "max ms", "req/s",
+    ]);
+    let mut series = Vec::new();
+    let mut orders: Arc<Vec<u64>> = Arc::new(Vec::new());
+    for (index, kind) in [Kind::Query, Kind::Buy, Kind::ReadOrder]
+        .into_iter()
+        .enumerate()
+    {
+        let phase = run_phase(ctx, kind, per_client, orders.clone()).await?;
+        if kind == Kind::Buy {
+            orders = Arc::new(phase.orders.clone());
+        }
+        let summary = Summary::of(&phase.latencies, phase.errors, phase.elapsed);
+        anyhow::ensure!(
+            summary.ok + summary.errors == CLIENTS * per_client,
+            "{} requests do not add up",
+            kind.name()
+        );
+        anyhow::ensure!(
+            summary.is_sane(),
+            "{} figures are not numbers: {summary:?}",
+            kind.name()
+        );
+        table.row(vec![
+            kind.name().to_string(),
+            (summary.ok + summary.errors).to_string(),
+            summary.errors.to_string(),
+            ms(summary.mean_ms),
+            ms(summary.p50_ms),
+            ms(summary.p99_ms),
+            ms(summary.max_ms),
+            format!("{:.0}", summary.throughput),
+        ]);
+        series.push(Series {
+            label: format!("{} (p50 {:.2} ms)", kind.name(), summary.p50_ms),
+            points: cdf(&phase.latencies),
+            secondary: false,
+            color: index,
+        });
+    }
+    let body = format!(
+        "{CLIENTS} concurrent clients, each {per_client} requests of one type; latency of \
+         successful requests, seen by the client.\n\n{}",
+        table.render()
+    );
+    report::write_markdown(&ctx.out, "load", "Load: latency per request type", &body)?;
+    chart::write_lines(
+        &ctx.out.join("load.png"),
+        &[LineChart {
+            title: format!("Latency distribution, {CLIENTS} clients x {per_client} requests"),
+            x_label: "latency (ms, up to the 99th percentile)".into(),
+            y_label: "fraction of requests at or below".into(),
+            log2_x: false,
+            series,
+        }],
+    )?;
+    println!("{}", table.render());
+    Ok(())
+}
+
+async fn run_phase(
+    ctx: &BenchContext<'_>,
+    kind: Kind,
+    per_client: usize,
+    orders: Arc<Vec<u64>>,
+) -> anyhow::Result<Phase> {
+    let bar = progress((CLIENTS * per_client) as u64, kind.name());
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let gateway = ctx.gateway.clone();
+        let bar = bar.clone();
+        let orders = orders.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut phase = Phase {
+                latencies: Vec::new(),
+                errors: 0,
+                elapsed: Duration::ZERO,
+                orders: Vec::new(),
+            };
+            for _ in 0..per_client {
+                let sent = Instant::now();
+                let ok = match kind {
+                    Kind::Query => gateway.product(random_toy()).await.is_ok(),
+                    Kind::Buy => match gateway.buy(random_toy(), 1, Some(&fresh_key())).await {
+                        Ok(created) => {
+                            phase.orders.push(created.order_number);
+                            true
+                        }
+                        Err(_) => false,
+                    },
+                    Kind::ReadOrder => {
+                        let number = if orders.is_empty() {
+                            0
+                        } else {
+                            orders[rand::random_range(0..orders.len())]
+                        };
+                        gateway.order(number).await.is_ok()
+                    }
+                };
+                if ok {
+                    phase.latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    phase.errors += 1;
+                }
+                bar.inc(1);
+            }
+            phase
+        }));
+    }
+    let mut total = Phase {
+        latencies: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+        orders: Vec::new(),
+    };
+    for task in tasks {
+        let phase = task.await?;
+        total.latencies.extend(phase.latencies);
+        total.errors += phase.errors;
+        total.orders.extend(phase.orders);
+    }
+    total.elapsed = start.elapsed();
+    bar.finish_and_clear();
+    Ok(total)
+}
+
+/// The empirical distribution up to the 99th percentile, as (latency, fraction) points.
+fn cdf(latencies: &[f64]) -> Vec<(f64, f64)> {
+    let mut sorted = latencies.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let cut = ((n as f64) * 0.99).ceil() as usize;
+    let step = (cut / 200).max(1);
+    sorted
+        .iter()
+        .take(cut)
+        .enumerate()
+        .filter(|(i, _)| i % step == 0 || i + 1 == cut)
+        .map(|(i, v)| (*v, (i + 1) as f64 / n as f64))
+        .collect()
+}

@@ -1,0 +1,157 @@
+//! Scaling: throughput and p50/p99 of buys and of cached queries from 1 to 256 clients,
+//! closed loop (each client sends its next request when the last one is answered).
+
+use std::time::{Duration, Instant};
+
+use super::chart::{self, LineChart, Series};
+use super::report::{self, ms, Table};
+use super::stats::{median, Summary};
+use super::{fresh_key, progress, random_toy, BenchContext};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Buy,
+    Query,
+}
+
+pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+    let (counts, window, repeats): (&[usize], Duration, usize) = if ctx.quick {
+        (&[1, 4, 16], Duration::from_millis(500), 1)
+    } else {
+        (&[1, 4, 16, 64, 256], Duration::from_secs(3), 3)
+    };
+    let bar = progress((counts.len() * 2 * repeats) as u64, "scale");
+    let mut table = Table::new(&["clients", "op", "ops/s", "p50 ms", "p99 ms", "errors"]);
+    let mut rows: Vec<(Op, usize, f64, f64, f64)> = Vec::new();
+    for &clients in counts {
+        for op in [Op::Buy, Op::Query] {
+            let mut rates = Vec::new();
+            let mut p50s = Vec::new();
+            let mut p99s = Vec::new();
+            let mut errors = 0;
+            for _ in 0..repeats {
+                let summary = measure(ctx, op, clients, window).await?;
+                anyhow::ensure!(summary.is_sane(), "{op:?} at {clients}: {summary:?}");
+                rates.push(summary.throughput);
+                p50s.push(summary.p50_ms);
+                p99s.push(summary.p99_ms);
+                errors += summary.errors;
+                bar.inc(1);
+            }
+            let (rate, p50, p99) = (median(&rates), median(&p50s), median(&p99s));
+            table.row(vec![
+                clients.to_string(),
+                if op == Op::Buy {
+                    "buy"
+                } else {
+                    "query (cached)"
+                }
+                .to_string(),
+                format!("{rate:.0}"),
+                ms(p50),
+                ms(p99),
+                errors.to_string(),
+            ]);
+            rows.push((op, clients, rate, p50, p99));
+        }
+    }
+    bar.finish_and_clear();
+    let body = format!(
+        "Closed-loop clients for {:.1} s per point, median of {repeats} repeat(s). Queries hit the \
+         gateway's cache (warmed first); buys go through the Raft leader and the catalog.\n\n{}",
+        window.as_secs_f64(),
+        table.render()
+    );
+    report::write_markdown(
+        &ctx.out,
+        "scale",
+        "Scale: throughput and latency against clients",
+        &body,
+    )?;
+    let series =
+        |op: Op, pick: fn(&(Op, usize, f64, f64, f64)) -> f64, label: &str, color| Series {
+            label: label.to_string(),
+            points: rows
+                .iter()
+                .filter(|r| r.0 == op)
+                .map(|r| (r.1 as f64, pick(r)))
+                .collect(),
+            secondary: false,
+            color,
+        };
+    chart::write_lines(
+        &ctx.out.join("scale.png"),
+        &[
+            LineChart {
+                title: "Throughput against clients".into(),
+                x_label: "concurrent clients".into(),
+                y_label: "successful ops per second".into(),
+                log2_x: true,
+                series: vec![
+                    series(Op::Buy, |r| r.2, "buys", 0),
+                    series(Op::Query, |r| r.2, "cached queries", 1),
+                ],
+            },
+            LineChart {
+                title: "Latency against clients".into(),
+                x_label: "concurrent clients".into(),
+                y_label: "latency (ms)".into(),
+                log2_x: true,
+                series: vec![
+                    series(Op::Buy, |r| r.3, "buy p50", 0),
+                    series(Op::Buy, |r| r.4, "buy p99", 2),
+                    series(Op::Query, |r| r.3, "query p50", 1),
+                    series(Op::Query, |r| r.4, "query p99", 3),
+                ],
+            },
+        ],
+    )?;
+    println!("{}", table.render());
+    Ok(())
+}
+
+async fn measure(
+    ctx: &BenchContext<'_>,
+    op: Op,
+    clients: usize,
+    window: Duration,
+) -> anyhow::Result<Summary> {
+    if op == Op::Query {
+        for toy in super::TOYS {
+            let _ = ctx.gateway.product(toy).await; // warm the cache
+        }
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let gateway = ctx.gateway.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while start.elapsed() < window {
+                let sent = Instant::now();
+                let ok = match op {
+                    Op::Buy => gateway
+                        .buy(random_toy(), 1, Some(&fresh_key()))
+                        .await
+                        .is_ok(),
+                    Op::Query => gateway.product(random_toy()).await.is_ok(),
+                };
+                if ok {
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    Ok(Summary::of(&latencies, errors, start.elapsed()))
+}

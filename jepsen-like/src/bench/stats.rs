@@ -1,0 +1,98 @@
+//! Latency summaries: mean, percentiles, maximum and throughput of one measured run.
+
+use std::time::Duration;
+
+/// What one kind of request did in one run. Latencies are of successful requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    pub ok: usize,
+    pub errors: usize,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Successful requests per second over the run's wall time.
+    pub throughput: f64,
+}
+
+impl Summary {
+    pub fn of(latencies_ms: &[f64], errors: usize, elapsed: Duration) -> Summary {
+        let mut sorted = latencies_ms.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        Summary {
+            ok: sorted.len(),
+            errors,
+            mean_ms: mean(&sorted),
+            p50_ms: percentile(&sorted, 0.50),
+            p99_ms: percentile(&sorted, 0.99),
+            max_ms: sorted.last().copied().unwrap_or(f64::NAN),
+            throughput: sorted.len() as f64 / secs,
+        }
+    }
+
+    /// True when every figure is a number (a run with no successes has none).
+    pub fn is_sane(&self) -> bool {
+        [
+            self.mean_ms,
+            self.p50_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.throughput,
+        ]
+        .iter()
+        .all(|v| v.is_finite() && *v >= 0.0)
+            && self.p50_ms <= self.p99_ms
+            && self.p99_ms <= self.max_ms
+    }
+}
+
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Nearest-rank percentile of sorted values (`q` in 0..=1).
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The median of repeated measurements.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    percentile(&sorted, 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 0.5), 50.0);
+        assert_eq!(percentile(&values, 0.99), 99.0);
+        assert_eq!(percentile(&values, 1.0), 100.0);
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+        assert!(percentile(&[], 0.5).is_nan());
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn a_summary_of_nothing_is_not_sane() {
+        let empty = Summary::of(&[], 3, Duration::from_secs(1));
+        assert!(!empty.is_sane());
+        let some = Summary::of(&[1.0, 2.0, 3.0, 4.0], 0, Duration::from_secs(2));
+        assert!(some.is_sane());
+        assert_eq!(some.throughput, 2.0);
+        assert_eq!(some.mean_ms, 2.5);
+        assert_eq!(some.max_ms, 4.0);
+    }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs scripts/cluster.sh for real in a temporary DATA_DIR on unused ports: up, status,
+# buys through the gateway, kill the leader, restart it, pause and resume a follower, down.
+# Part of scripts/test.sh. BUILD_PROFILE (default debug here) picks the binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export BUILD_PROFILE="${BUILD_PROFILE:-debug}"
+DATA_DIR="$(mktemp -d)"
+export DATA_DIR
+CLUSTER=scripts/cluster.sh
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Five consecutive-ish free ports away from the defaults, so a running cluster is not disturbed.
+pick_ports() {
+  local base p ok
+  for _ in $(seq 50); do
+    base=$((20000 + RANDOM % 30000))
+    ok=1
+    for p in $base $((base + 1)) $((base + 2)) $((base + 3)) $((base + 10)) $((base + 11)); do
+      port_free "$p" || ok=0
+    done
+    if ((ok)); then
+      export NODE_PORT_BASE=$base CATALOG_PORT=$((base + 10)) GATEWAY_PORT=$((base + 11))
+      return 0
+    fi
+  done
+  echo "no free ports found" >&2
+  exit 1
+}
+
+fail() {
+  echo "cluster-test: FAIL: $*" >&2
+  for log in "$DATA_DIR"/logs/*.log; do
+    echo "--- $log (last 20 lines)" >&2
+    tail -n 20 "$log" >&2 || true
+  done
+  exit 1
+}
+
+cleanup() {
+  "$CLUSTER" down >/dev/null 2>&1 || true
+  rm -rf "$DATA_DIR"
+}
+trap cleanup EXIT
+
+GW() { echo "http://127.0.0.1:$GATEWAY_PORT"; }
+
+buy() {
+  local answer
+  answer="$(curl -sS --max-time 20 -X POST "$(GW)/orders" -H "Idempotency-Key: $1" \
+    -d '{"name": "Tux", "quantity": 1}')" || fail "buy $1: no answer"
+  sed -n 's/.*"order_number":\([0-9]*\).*/\1/p' <<<"$answer" | grep . || fail "buy $1: $answer"
+}
+
+# Polls a command until it succeeds, for at most $1 seconds.
+eventually() {
+  local limit=$1 deadline
+  shift
+  deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "timed out waiting for: $*"
+    sleep 0.2
+  done
+}
+
+digests_equal() {
+  local id first="" d
+  for id in 1 2 3; do
+    d="$(curl -fsS --max-time 2 "http://127.0.0.1:$((NODE_PORT_BASE + id - 1))/cluster/digest")" || return 1
+    d="$(sed -n 's/.*"digest":"\([0-9a-f]*\)".*/\1/p' <<<"$d")"
+    [[ -n "$d" ]] || return 1
+    [[ -z "$first" || "$d" == "$first" ]] || return 1
+    first="$d"
+  done
+}
+
+pick_ports
+echo "== up (DATA_DIR=$DATA_DIR, gateway port $GATEWAY_PORT)"
+"$CLUSTER" up || fail "up"
+"$CLUSTER" up >/dev/null || fail "a second up"
+[[ "$(find "$DATA_DIR/pids" -name '*.pid' | wc -l)" == 5 ]] || fail "a second up started something twice"
+
+echo "== status"
+status="$("$CLUSTER" status)"
+echo "$status"
+[[ "$(grep -c ' up ' <<<"$status")" == 5 ]] || fail "status does not show five services up"
+grep -q 'leader \*' <<<"$status" || fail "status marks no leader"
+
+echo "== buys"
+first="$(buy k1)"
+second="$(buy k2)"
+[[ "$second" == $((first + 1)) ]] || fail "order numbers not dense: $first then $second"
+[[ "$(buy k1)" == "$first" ]] || fail "a retried key got another order"
+
+echo "== kill the leader, buy again"
+killed="$("$CLUSTER" kill leader | cut -d' ' -f1)"
+third="$(buy k3)"
+[[ "$third" == $((second + 1)) ]] || fail "order after failover not dense: $third"
+curl -fsS "$(GW)/orders/$first" | grep -q '"name":"Tux"' || fail "order $first lost after failover"
+
+echo "== restart $killed, wait for it to catch up"
+"$CLUSTER" restart "$killed" || fail "restart $killed"
+eventually 30 digests_equal
+
+echo "== pause and resume a follower"
+paused="$("$CLUSTER" pause follower | cut -d' ' -f1)"
+"$CLUSTER" status | grep "^$paused " | grep -q paused || fail "$paused not shown paused"
+buy k4 >/dev/null
+"$CLUSTER" resume "$paused"
+eventually 30 digests_equal
+
+echo "== down"
+pids="$(cat "$DATA_DIR"/pids/*.pid)"
+"$CLUSTER" down
+for pid in $pids; do
+  ! kill -0 "$pid" 2>/dev/null || fail "pid $pid still alive after down"
+done
+echo "cluster-test: ok"
