@@ -1,12 +1,10 @@
-//! `raft-node`: one replica of the toystore order service.
+//! `raft-node`: parses the command line and runs one replica of the order service.
 
 use clap::Parser;
 
 #[tokio::main]
-async fn main() {
+async fn main() -> std::process::ExitCode {
     let config = raft_node::Config::parse();
-    if let Err(err) = raft_node::run(config).await {
-        eprintln!("raft-node: {err:#}");
-        std::process::exit(1);
-    }
+    service_core::telemetry::init(config.log_format);
+    service_core::server::exit_code("raft-node", raft_node::run(config).await)
 }

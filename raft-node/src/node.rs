@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use catalog::client::CatalogClient;
-use service_core::{server, telemetry, Metrics};
+use service_core::{server, Metrics};
 
 use crate::config::Config;
 use crate::network::HttpNetwork;
@@ -49,7 +49,6 @@ fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
 
 /// Runs a node until SIGTERM/SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    telemetry::init(config.log_format);
     config.validate().map_err(anyhow::Error::msg)?;
     let listener = server::bind(&config.listen).await?;
     let data_dir = config.data_dir();
@@ -103,7 +102,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(Err(err)) => tracing::warn!("raft shutdown: {err}"),
         Err(_) => tracing::warn!("raft did not stop in time"),
     }
-    db.flush_async().await.context("flush sled")?;
+    store::flush(&db).await.context("flush sled")?;
     tracing::info!("store flushed; bye");
     served
 }

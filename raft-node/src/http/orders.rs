@@ -7,9 +7,10 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use service_core::call::CallError;
+use service_core::extract::{PathParams, QueryParams};
 use service_core::{validate, ApiError, Data, JsonBody};
 
 use super::errors;
@@ -132,8 +133,8 @@ pub struct ReadQuery {
 /// `GET /orders/{n}`: linearizable on the leader, or local with `?consistency=local`.
 pub async fn read(
     State(node): State<SharedNode>,
-    Path(number): Path<String>,
-    Query(query): Query<ReadQuery>,
+    PathParams(number): PathParams<String>,
+    QueryParams(query): QueryParams<ReadQuery>,
 ) -> Result<Data<Order>, ApiError> {
     let number: u64 = number
         .parse()
@@ -162,9 +163,8 @@ pub async fn read(
 /// `GET /orders?after=<n>&limit=<k>`: a page of the local state machine.
 pub async fn list(
     State(node): State<SharedNode>,
-    query: Result<Query<OrdersQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<OrdersQuery>,
 ) -> Result<Data<OrdersPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = query.limit.unwrap_or(MAX_PAGE);
     if limit > MAX_PAGE {
         return Err(ApiError::bad_request(format!(

@@ -50,8 +50,8 @@ impl LogStore {
         self.log.is_empty() && self.meta.is_empty()
     }
 
-    async fn flush(&self) -> Result<(), sled::Error> {
-        self.db.flush_async().await.map(|_| ())
+    async fn flush(&self) -> Result<(), std::io::Error> {
+        super::flush(&self.db).await
     }
 }
 
@@ -158,7 +158,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let report = flushed
             .as_ref()
             .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string()));
+            .map_err(|e| std::io::Error::new(e.kind(), e.to_string()));
         callback.log_io_completed(report);
         flushed.map_err(log_write_err)
     }

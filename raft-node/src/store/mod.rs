@@ -35,6 +35,17 @@ pub fn open(db: &sled::Db) -> anyhow::Result<(LogStore, StateMachineStore)> {
     Ok((LogStore::open(db)?, StateMachineStore::open(db)?))
 }
 
+/// Flushes the whole database to disk. sled's own `flush_async` hangs under many
+/// concurrent flushes, so the blocking flush runs on tokio's blocking pool instead.
+pub async fn flush(db: &sled::Db) -> Result<(), std::io::Error> {
+    let db = db.clone();
+    match tokio::task::spawn_blocking(move || db.flush()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(std::io::Error::other(e)),
+        Err(e) => Err(std::io::Error::other(format!("flush task failed: {e}"))),
+    }
+}
+
 /// Errors of the log (reads and writes) as openraft wants them.
 pub(crate) fn log_write_err(e: impl std::error::Error + 'static) -> StorageError {
     StorageIOError::<NodeId>::write_logs(AnyError::new(&e)).into()

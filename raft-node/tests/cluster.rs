@@ -1,0 +1,278 @@
+//! The order service as real processes: a catalog and raft nodes on loopback.
+
+mod common;
+
+use common::{buy, Cluster, SETTLE};
+use raft_node::client::{leader_hint, ReadConsistency};
+use service_core::process::wait_until_async;
+
+fn status_of(err: &service_core::call::CallError) -> u16 {
+    err.status().map(|s| s.as_u16()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buys_get_dense_numbers_repeats_are_idempotent_and_followers_redirect() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader_id = cluster.leader().await;
+    let leader = cluster.client(leader_id);
+    for i in 0..5u64 {
+        let created = buy(&leader, &format!("req-{i}"), "Tux", 1).await.unwrap();
+        assert_eq!(created.order_number, i);
+    }
+    // A repeat is answered with the same number and takes no stock.
+    assert_eq!(
+        buy(&leader, "req-2", "Tux", 1).await.unwrap().order_number,
+        2
+    );
+    let err = buy(&leader, "req-2", "Tux", 3).await.unwrap_err();
+    assert_eq!(status_of(&err), 422);
+    let tux = cluster.catalog_client().product("Tux").await.unwrap();
+    assert_eq!(tux.quantity, 95);
+    // Bad input is refused without a state change.
+    let err = buy(&leader, "bad key!", "Tux", 1).await.unwrap_err();
+    assert_eq!(status_of(&err), 400);
+    let err = buy(&leader, "req-9", "Tux", 0).await.unwrap_err();
+    assert_eq!(status_of(&err), 400);
+    let err = buy(&leader, "req-9", "NoSuchToy", 1).await.unwrap_err();
+    assert_eq!(status_of(&err), 404);
+
+    let order = leader
+        .order(3, ReadConsistency::Linearizable)
+        .await
+        .unwrap();
+    assert_eq!(
+        (order.number, order.name.as_str(), order.quantity),
+        (3, "Tux", 1)
+    );
+    let err = leader
+        .order(99, ReadConsistency::Linearizable)
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), 404);
+
+    let follower_id = *cluster.addrs.keys().find(|id| **id != leader_id).unwrap();
+    let follower = cluster.client(follower_id);
+    let err = buy(&follower, "req-x", "Tux", 1).await.unwrap_err();
+    assert_eq!(
+        leader_hint(&err),
+        Some((Some(leader_id), Some(cluster.addrs[&leader_id].clone())))
+    );
+    let err = follower
+        .order(0, ReadConsistency::Linearizable)
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), 421);
+    let digest = cluster.converged(leader_id).await;
+    assert_eq!((digest.orders, digest.last_order), (5, Some(4)));
+    let local = follower.order(4, ReadConsistency::Local).await.unwrap();
+    assert_eq!(local.request_id, "req-4");
+    let page = follower.orders_page(Some(1), 2).await.unwrap();
+    assert_eq!(
+        page.orders.iter().map(|o| o.number).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_replaced_and_catches_up_after_restart() {
+    let mut cluster = Cluster::start(3, &[]);
+    let old_leader = cluster.leader().await;
+    let client = cluster.client(old_leader);
+    for i in 0..10u64 {
+        assert_eq!(
+            buy(&client, &format!("k-{i}"), "Whale", 1)
+                .await
+                .unwrap()
+                .order_number,
+            i
+        );
+    }
+    cluster.nodes.get_mut(&old_leader).unwrap().kill();
+    let new_leader = cluster.leader().await;
+    assert_ne!(new_leader, old_leader);
+    let client = cluster.client(new_leader);
+    for i in 0..10u64 {
+        let order = client
+            .order(i, ReadConsistency::Linearizable)
+            .await
+            .unwrap();
+        assert_eq!(order.request_id, format!("k-{i}"));
+    }
+    // A retry of an acknowledged buy on the new leader gets its number back.
+    assert_eq!(
+        buy(&client, "k-7", "Whale", 1).await.unwrap().order_number,
+        7
+    );
+    assert_eq!(
+        buy(&client, "k-10", "Whale", 1).await.unwrap().order_number,
+        10
+    );
+
+    cluster
+        .nodes
+        .get_mut(&old_leader)
+        .unwrap()
+        .restart()
+        .unwrap();
+    let digest = cluster.converged(new_leader).await;
+    assert_eq!(digest.orders, 11);
+    assert_eq!(cluster.digest(old_leader).await, digest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_orders_survive_killing_every_node() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader().await;
+    let client = cluster.client(leader);
+    let mut acknowledged = Vec::new();
+    for i in 0..15u64 {
+        let created = buy(&client, &format!("d-{i}"), "Risk", 1).await.unwrap();
+        acknowledged.push((created.order_number, format!("d-{i}")));
+    }
+    // SIGKILL right after the acknowledgements: only what was flushed can come back.
+    for node in cluster.nodes.values_mut() {
+        node.kill();
+    }
+    for node in cluster.nodes.values_mut() {
+        node.restart().unwrap();
+    }
+    let leader = cluster.leader().await;
+    let client = cluster.client(leader);
+    for (number, request_id) in &acknowledged {
+        let order = client
+            .order(*number, ReadConsistency::Linearizable)
+            .await
+            .unwrap();
+        assert_eq!(&order.request_id, request_id);
+    }
+    let digest = cluster.converged(leader).await;
+    assert_eq!(digest.orders, acknowledged.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_down_past_a_snapshot_catches_up_by_installing_it() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader().await;
+    let client = cluster.client(leader);
+    let lagging = *cluster.addrs.keys().find(|id| **id != leader).unwrap();
+    cluster.nodes.get_mut(&lagging).unwrap().kill();
+    for i in 0..12u64 {
+        buy(&client, &format!("s-{i}"), "Uno", 1).await.unwrap();
+    }
+    let status = client.snapshot().await.unwrap();
+    let snapshot_index = status.snapshot_index.expect("snapshot built");
+    assert!(snapshot_index >= 12, "{status:?}");
+
+    cluster.nodes.get_mut(&lagging).unwrap().restart().unwrap();
+    let digest = cluster.converged(leader).await;
+    assert_eq!(digest.orders, 12);
+    let lagging_status = cluster.status(lagging).await;
+    assert!(
+        lagging_status.snapshot_index >= Some(snapshot_index),
+        "the restarted node did not install the snapshot: {lagging_status:?}"
+    );
+    // Numbering continues densely after the snapshot.
+    assert_eq!(
+        buy(&client, "s-12", "Uno", 1).await.unwrap().order_number,
+        12
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fourth_node_joins_as_learner_then_voter_and_a_voter_leaves() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader().await;
+    let client = cluster.client(leader);
+    buy(&client, "m-0", "Sand", 1).await.unwrap();
+    let addr = cluster.add_node(4);
+    let status = client.add_learner(4, &addr).await.unwrap();
+    assert!(status.learners.contains(&4), "{status:?}");
+    let status = client.change_membership(vec![1, 2, 3, 4]).await.unwrap();
+    assert_eq!(status.voters, vec![1, 2, 3, 4]);
+    buy(&client, "m-1", "Sand", 1).await.unwrap();
+    assert_eq!(cluster.converged(leader).await.orders, 2);
+    assert_eq!(cluster.digest(4).await.orders, 2);
+
+    let leaving = *[1u64, 2, 3].iter().find(|id| **id != leader).unwrap();
+    let voters: Vec<u64> = [1u64, 2, 3, 4]
+        .into_iter()
+        .filter(|id| *id != leaving)
+        .collect();
+    let status = client.change_membership(voters.clone()).await.unwrap();
+    assert_eq!(status.voters, voters);
+    assert!(
+        !status.nodes.contains_key(&leaving.to_string()),
+        "{status:?}"
+    );
+    cluster.nodes.get_mut(&leaving).unwrap().kill();
+    assert_eq!(
+        buy(&client, "m-2", "Sand", 1).await.unwrap().order_number,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_catalog_down_a_buy_is_503_and_commits_nothing() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader().await;
+    let client = cluster.client(leader);
+    buy(&client, "c-0", "Jenga", 1).await.unwrap();
+    cluster.catalog.kill();
+    let err = buy(&client, "c-1", "Jenga", 1).await.unwrap_err();
+    assert_eq!(status_of(&err), 503);
+    assert!(err.to_string().contains("catalog unavailable"), "{err}");
+    assert_eq!(cluster.digest(leader).await.orders, 1);
+    cluster.catalog.restart().unwrap();
+    assert_eq!(
+        buy(&client, "c-1", "Jenga", 1).await.unwrap().order_number,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_held_reservation_is_released_and_its_request_expires() {
+    let mut cluster = Cluster::start(
+        3,
+        &[
+            "--reconcile-after",
+            "500ms",
+            "--reconcile-interval",
+            "200ms",
+        ],
+    );
+    let leader = cluster.leader().await;
+    let catalog = cluster.catalog_client();
+    // A reservation whose order never reaches Raft, as if the leader died after reserving.
+    catalog
+        .reserve(&catalog::api::ReserveRequest {
+            request_id: "orphan-1".into(),
+            name: "Clue".into(),
+            quantity: 3,
+        })
+        .await
+        .unwrap();
+    assert_eq!(catalog.product("Clue").await.unwrap().quantity, 97);
+    wait_until_async("the orphan reservation to be released", SETTLE, || {
+        let catalog = catalog.clone();
+        async move {
+            let held = catalog.held(0).await.ok()?;
+            let clue = catalog.product("Clue").await.ok()?;
+            (held.is_empty() && clue.quantity == 100).then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    let client = cluster.client(leader);
+    let err = buy(&client, "orphan-1", "Clue", 3).await.unwrap_err();
+    assert_eq!(status_of(&err), 409);
+    assert!(err.to_string().contains("request expired"), "{err}");
+    // A normal buy is untouched by the reconciler.
+    assert_eq!(
+        buy(&client, "fresh-1", "Clue", 1)
+            .await
+            .unwrap()
+            .order_number,
+        0
+    );
+    assert_eq!(cluster.digest(leader).await.orders, 1);
+}
