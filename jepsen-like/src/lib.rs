@@ -3,7 +3,16 @@
 //! benchmarks that rerun the course lab's experiments.
 //!
 //! - [`cluster`]: a whole cluster of real processes on free ports, to start and break.
+//! - [`history`]: the recorded operations (`history.jsonl`).
+//! - [`final_state`]: the replicas' orders and the ledger after a run (`final.json`).
+//! - [`checker`]: the five checks and `results.json`.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.
+//! - [`chart`], [`markdown`]: the plots and tables both write.
 
 pub mod bench;
+pub mod chart;
+pub mod checker;
 pub mod cluster;
+pub mod final_state;
+pub mod history;
+pub mod markdown;
