@@ -6,6 +6,8 @@
 //! - [`history`]: the recorded operations (`history.jsonl`).
 //! - [`final_state`]: the replicas' orders and the ledger after a run (`final.json`).
 //! - [`checker`]: the five checks and `results.json`.
+//! - [`workload`]: the clients of a test run.
+//! - [`proxy`]: TCP proxies on node-to-node links, for partitions.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.
 //! - [`chart`], [`markdown`]: the plots and tables both write.
 
@@ -16,3 +18,5 @@ pub mod cluster;
 pub mod final_state;
 pub mod history;
 pub mod markdown;
+pub mod proxy;
+pub mod workload;
