@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 /// The process id of the nemesis.
 pub const NEMESIS: i64 = -1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
     Invoke,

@@ -8,6 +8,9 @@
 //! - [`checker`]: the five checks and `results.json`.
 //! - [`workload`]: the clients of a test run.
 //! - [`proxy`]: TCP proxies on node-to-node links, for partitions.
+//! - [`nemesis`]: the faults, one at a time.
+//! - [`run`]: `jepsen-like test` and `check` from start to verdict.
+//! - [`report`]: `report.md`, `latency.png`, `rate.png`.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.
 //! - [`chart`], [`markdown`]: the plots and tables both write.
 
@@ -18,5 +21,8 @@ pub mod cluster;
 pub mod final_state;
 pub mod history;
 pub mod markdown;
+pub mod nemesis;
 pub mod proxy;
+pub mod report;
+pub mod run;
 pub mod workload;
