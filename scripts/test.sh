@@ -24,3 +24,6 @@ fi
 
 echo "== cluster script"
 scripts/cluster-test.sh
+
+echo "== fault-injection harness and benchmarks"
+scripts/harness-test.sh
