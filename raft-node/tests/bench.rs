@@ -27,6 +27,10 @@ async fn failover_time() {
             .collect();
         let killed_at = Instant::now();
         cluster.nodes.get_mut(&old).unwrap().kill();
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        println!("killed at unix {:.3}", wall.as_secs_f64());
         let elapsed = loop {
             let mut found = false;
             for client in &others {
@@ -49,7 +53,12 @@ async fn failover_time() {
         println!("round {round}: leader {old} killed, new leader after {elapsed:?}");
         cluster.nodes.get_mut(&old).unwrap().restart().unwrap();
         let leader = cluster.leader().await;
-        cluster.converged(leader).await;
+        // Wait for the restarted node's log too, or the next round measures a lagging voter.
+        cluster.caught_up(leader).await;
+    }
+    println!("logs in {}", cluster.dir.path().display());
+    if std::env::var_os("KEEP_BENCH_DIR").is_some() {
+        let _ = std::mem::replace(&mut cluster.dir, tempfile::tempdir().unwrap()).keep();
     }
     times.sort();
     println!(

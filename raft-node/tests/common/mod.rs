@@ -205,6 +205,30 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Waits until every running node has applied the same log index as `reference`.
+    pub async fn caught_up(&mut self, reference: u64) {
+        let running = self.running();
+        let clients: Vec<NodeClient> = running.iter().map(|id| self.client(*id)).collect();
+        let target = self.client(reference);
+        wait_until_async("replicas to apply the same log", SETTLE, || {
+            let clients = clients.clone();
+            let target = target.clone();
+            async move {
+                let want = target.status().await.ok()?.last_applied;
+                for client in &clients {
+                    if client.status().await.ok()?.last_applied != want {
+                        return None;
+                    }
+                }
+                Some(())
+            }
+        })
+        .await
+        .expect("replicas catch up")
+    }
+}
+
 /// A buy on node `id`.
 pub async fn buy(
     client: &NodeClient,
