@@ -117,7 +117,8 @@ pub async fn snapshot(State(node): State<SharedNode>) -> Result<Data<ClusterStat
         .await
         .map_err(|e| ApiError::unavailable(format!("raft stopped: {e}")))?;
     if let Some(target) = target {
-        node.raft
+        let built = node
+            .raft
             .wait(Some(SNAPSHOT_WAIT))
             .metrics(
                 |m| m.snapshot.is_some_and(|s| s.index >= target),
@@ -125,6 +126,16 @@ pub async fn snapshot(State(node): State<SharedNode>) -> Result<Data<ClusterStat
             )
             .await
             .map_err(|e| ApiError::unavailable(format!("snapshot not built: {e}")))?;
+        let index = built.snapshot.map(|s| s.index);
+        // openraft postpones the purge while a replication task reads those entries.
+        let purged = node
+            .raft
+            .wait(Some(SNAPSHOT_WAIT))
+            .metrics(|m| m.purged.map(|p| p.index) >= index, "log purged")
+            .await;
+        if let Err(err) = purged {
+            tracing::warn!("snapshot at {index:?} built, log not purged yet: {err}");
+        }
     }
     Ok(Data::new(cluster_status(&node)))
 }
