@@ -322,3 +322,49 @@ async fn a_paused_old_leader_serves_no_stale_read_after_it_resumes() {
     let leader = cluster.leader().await;
     assert_eq!(cluster.converged(leader).await.orders, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_needs_a_leader_and_sigterm_exits_cleanly() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader().await;
+    let survivor = *cluster.addrs.keys().find(|id| **id != leader).unwrap();
+    let client = cluster.client(survivor);
+    assert_eq!(client.health().await.unwrap()["status"], "ok");
+
+    // Query strings are checked like bodies: a JSON 400, not a crash.
+    let http = reqwest::Client::new();
+    for query in ["after=abc", "limit=-1", "limit=1001"] {
+        let url = format!("http://{}/orders?{query}", cluster.addrs[&survivor]);
+        let response = http.get(url).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{query}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], 400, "{query}");
+    }
+
+    // SIGTERM: a clean exit well within the contract's 5 s.
+    for id in cluster
+        .addrs
+        .keys()
+        .copied()
+        .filter(|id| *id != survivor)
+        .collect::<Vec<_>>()
+    {
+        let code = cluster
+            .nodes
+            .get_mut(&id)
+            .unwrap()
+            .terminate(std::time::Duration::from_secs(5));
+        assert_eq!(code, Some(0), "node {id} did not exit cleanly");
+    }
+    wait_until_async("the lone node to report no leader", SETTLE, || {
+        let client = client.clone();
+        async move {
+            match client.health().await {
+                Err(err) if status_of(&err) == 503 => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
