@@ -37,16 +37,18 @@ pub struct Config {
     #[arg(long, env = "NODE_BOOTSTRAP")]
     pub bootstrap: bool,
 
-    /// Leader heartbeat interval in milliseconds.
-    #[arg(long, env = "NODE_HEARTBEAT_MS", default_value_t = 60)]
+    /// Leader heartbeat interval in milliseconds; also openraft's timeout of one append
+    /// RPC, so it must cover a follower's disk flush.
+    #[arg(long, env = "NODE_HEARTBEAT_MS", default_value_t = 100)]
     pub heartbeat_ms: u64,
 
     /// Lower bound of the randomized election timeout, milliseconds.
-    #[arg(long, env = "NODE_ELECTION_TIMEOUT_MIN_MS", default_value_t = 300)]
+    #[arg(long, env = "NODE_ELECTION_TIMEOUT_MIN_MS", default_value_t = 250)]
     pub election_timeout_min_ms: u64,
 
-    /// Upper bound of the randomized election timeout, milliseconds.
-    #[arg(long, env = "NODE_ELECTION_TIMEOUT_MAX_MS", default_value_t = 600)]
+    /// Upper bound of the randomized election timeout, milliseconds. openraft also uses it
+    /// as the leader lease: a follower waits lease + timeout after the last heartbeat.
+    #[arg(long, env = "NODE_ELECTION_TIMEOUT_MAX_MS", default_value_t = 400)]
     pub election_timeout_max_ms: u64,
 
     /// Build a snapshot (and purge the log behind it) every this many log entries.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -18,6 +18,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::typ::{NodeId, TypeConfig};
+
+/// How long replication to an unreachable peer pauses between attempts: short, so a
+/// restarted node is caught up quickly.
+const UNREACHABLE_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Paths of the Raft RPCs, shared with the server side.
 pub const APPEND_PATH: &str = "/raft/append";
@@ -98,7 +102,9 @@ impl PeerClient {
             .await
             .map_err(|e| {
                 let err = Transport(e.to_string());
-                if e.is_connect() || e.is_timeout() {
+                // Refused: the peer is down, back off. A timeout (a slow disk flush, a
+                // paused peer) is retried at once, without the backoff.
+                if e.is_connect() {
                     RPCError::Unreachable(Unreachable::new(&err))
                 } else {
                     RPCError::Network(NetworkError::new(&err))
@@ -126,6 +132,10 @@ impl PeerClient {
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
+    fn backoff(&self) -> Backoff {
+        Backoff::new(std::iter::repeat(UNREACHABLE_BACKOFF))
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,

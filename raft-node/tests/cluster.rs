@@ -276,3 +276,95 @@ async fn a_stale_held_reservation_is_released_and_its_request_expires() {
     );
     assert_eq!(cluster.digest(leader).await.orders, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_old_leader_serves_no_stale_read_after_it_resumes() {
+    let mut cluster = Cluster::start(3, &[]);
+    let old = cluster.leader().await;
+    buy(&cluster.client(old), "p-0", "Bird", 1).await.unwrap();
+    cluster.nodes[&old].pause().unwrap();
+    let others: Vec<u64> = cluster
+        .addrs
+        .keys()
+        .copied()
+        .filter(|id| *id != old)
+        .collect();
+    let new_leader = wait_until_async("a new leader while the old one is paused", SETTLE, || {
+        let clients: Vec<_> = others.iter().map(|id| (*id, cluster.client(*id))).collect();
+        async move {
+            for (id, client) in clients {
+                let status = client.status().await.ok()?;
+                if status.state == "leader" && status.leader_id == Some(id) {
+                    return Some(id);
+                }
+            }
+            None
+        }
+    })
+    .await
+    .unwrap();
+    let created = buy(&cluster.client(new_leader), "p-1", "Bird", 1)
+        .await
+        .unwrap();
+    assert_eq!(created.order_number, 1);
+    cluster.nodes[&old].resume().unwrap();
+    // Right after resuming, the old leader may still believe it leads: it must not answer
+    // a linearizable read from its stale state, nor take a buy.
+    let old_client = cluster.client(old);
+    match old_client.order(1, ReadConsistency::Linearizable).await {
+        Ok(order) => assert_eq!(order.request_id, "p-1"),
+        Err(err) => assert!(matches!(status_of(&err), 421 | 503), "{err}"),
+    }
+    match buy(&old_client, "p-2", "Bird", 1).await {
+        Ok(created) => panic!("a deposed leader took a buy: {created:?}"),
+        Err(err) => assert!(matches!(status_of(&err), 421 | 503), "{err}"),
+    }
+    let leader = cluster.leader().await;
+    assert_eq!(cluster.converged(leader).await.orders, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_needs_a_leader_and_sigterm_exits_cleanly() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader().await;
+    let survivor = *cluster.addrs.keys().find(|id| **id != leader).unwrap();
+    let client = cluster.client(survivor);
+    assert_eq!(client.health().await.unwrap()["status"], "ok");
+
+    // Query strings are checked like bodies: a JSON 400, not a crash.
+    let http = reqwest::Client::new();
+    for query in ["after=abc", "limit=-1", "limit=1001"] {
+        let url = format!("http://{}/orders?{query}", cluster.addrs[&survivor]);
+        let response = http.get(url).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{query}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], 400, "{query}");
+    }
+
+    // SIGTERM: a clean exit well within the contract's 5 s.
+    for id in cluster
+        .addrs
+        .keys()
+        .copied()
+        .filter(|id| *id != survivor)
+        .collect::<Vec<_>>()
+    {
+        let code = cluster
+            .nodes
+            .get_mut(&id)
+            .unwrap()
+            .terminate(std::time::Duration::from_secs(5));
+        assert_eq!(code, Some(0), "node {id} did not exit cleanly");
+    }
+    wait_until_async("the lone node to report no leader", SETTLE, || {
+        let client = client.clone();
+        async move {
+            match client.health().await {
+                Err(err) if status_of(&err) == 503 => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+}

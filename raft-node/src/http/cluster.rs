@@ -12,6 +12,9 @@ use super::errors;
 use crate::api::{AddLearner, ChangeMembership, ClusterStatus, Digest};
 use crate::node::{Node, SharedNode};
 
+/// How long `POST /cluster/learners` waits for the learner to catch up.
+const LEARNER_CATCH_UP: Duration = Duration::from_secs(20);
+
 /// How long `POST /cluster/snapshot` waits for the snapshot to be built.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 
@@ -66,10 +69,20 @@ pub async fn add_learner(
         ));
     }
     errors::require_leader(&node)?;
-    node.raft
-        .add_learner(body.id, BasicNode::new(&body.addr), true)
-        .await
-        .map_err(|err| errors::client_write(&node, err))?;
+    let adding = node
+        .raft
+        .add_learner(body.id, BasicNode::new(&body.addr), true);
+    match tokio::time::timeout(LEARNER_CATCH_UP, adding).await {
+        Ok(result) => {
+            result.map_err(|err| errors::client_write(&node, err))?;
+        }
+        Err(_) => {
+            return Err(ApiError::unavailable(format!(
+                "learner {} added but not caught up within {LEARNER_CATCH_UP:?}",
+                body.id
+            )))
+        }
+    }
     tracing::info!(id = body.id, addr = %body.addr, "learner added");
     Ok(Data::new(cluster_status(&node)))
 }
@@ -104,7 +117,8 @@ pub async fn snapshot(State(node): State<SharedNode>) -> Result<Data<ClusterStat
         .await
         .map_err(|e| ApiError::unavailable(format!("raft stopped: {e}")))?;
     if let Some(target) = target {
-        node.raft
+        let built = node
+            .raft
             .wait(Some(SNAPSHOT_WAIT))
             .metrics(
                 |m| m.snapshot.is_some_and(|s| s.index >= target),
@@ -112,6 +126,16 @@ pub async fn snapshot(State(node): State<SharedNode>) -> Result<Data<ClusterStat
             )
             .await
             .map_err(|e| ApiError::unavailable(format!("snapshot not built: {e}")))?;
+        let index = built.snapshot.map(|s| s.index);
+        // openraft postpones the purge while a replication task reads those entries.
+        let purged = node
+            .raft
+            .wait(Some(SNAPSHOT_WAIT))
+            .metrics(|m| m.purged.map(|p| p.index) >= index, "log purged")
+            .await;
+        if let Err(err) = purged {
+            tracing::warn!("snapshot at {index:?} built, log not purged yet: {err}");
+        }
     }
     Ok(Data::new(cluster_status(&node)))
 }

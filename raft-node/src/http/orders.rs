@@ -97,6 +97,10 @@ pub async fn create(
         })
         .await
         .map_err(catalog_error)?;
+    if reservation.state == catalog::api::ReservationState::Released {
+        // The reconciler gave this request up (its tombstone may not be applied here yet).
+        return Err(request_expired());
+    }
     let command = Command::CreateOrder {
         request_id: request.request_id.clone(),
         name: request.name.clone(),

@@ -1,7 +1,7 @@
 //! The Raft log in sled: entries keyed by big-endian index in the `log` tree; the vote,
 //! the committed log id and the last purged log id in the `log_meta` tree.
 //!
-//! Durability: an append is reported to openraft only after `flush_async` returns, and a
+//! Durability: an append is reported to openraft only after the database flush returns, and a
 //! vote is flushed before `save_vote` returns, so a node never answers for a write that a
 //! crash could lose.
 
@@ -43,11 +43,6 @@ impl LogStore {
             .ok()
             .flatten()
             .flatten()
-    }
-
-    /// True when this store has never voted nor logged: a fresh node.
-    pub fn is_empty(&self) -> bool {
-        self.log.is_empty() && self.meta.is_empty()
     }
 
     async fn flush(&self) -> Result<(), std::io::Error> {

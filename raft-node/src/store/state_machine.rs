@@ -1,4 +1,4 @@
-//! The order state machine in sled, and its snapshots.
+//! The order state machine in sled; its snapshots are in [`snapshot`].
 //!
 //! Trees: `orders` (big-endian order number -> [`StoredOrder`]), `requests` (request id ->
 //! [`RequestState`]), `sm_meta` (last applied log id, last membership, next order number,
@@ -10,17 +10,19 @@ use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
 use openraft::storage::RaftStateMachine;
-use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{be_key, from_be_key, sm_read_err, sm_write_err, snapshot_err};
+use super::{be_key, from_be_key, sm_read_err, sm_write_err};
 use crate::api::{Digest, Order};
 use crate::typ::{
     Command, CommandResult, Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership,
     TypeConfig,
 };
+
+mod snapshot;
 
 const LAST_APPLIED: &[u8] = b"last_applied";
 const MEMBERSHIP: &[u8] = b"membership";
@@ -53,21 +55,6 @@ impl StoredOrder {
 pub enum RequestState {
     Ordered(u64),
     Tombstone,
-}
-
-/// The whole state machine as a snapshot carries it.
-#[derive(Debug, Serialize, Deserialize)]
-struct SnapshotBody {
-    orders: Vec<StoredOrder>,
-    requests: Vec<(String, RequestState)>,
-    next_number: u64,
-}
-
-/// The snapshot kept durably: its metadata and bytes.
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta,
-    data: Vec<u8>,
 }
 
 /// The state machine; cheap to clone. Reads may come from any task.
@@ -292,123 +279,9 @@ impl StateMachineStore {
         outcome.map_err(|e| sm_write_err(std::io::Error::other(format!("{e:?}"))))
     }
 
-    /// Serializes the whole state under the lock.
-    fn capture(&self) -> Result<(Vec<u8>, Option<LogId>, StoredMembership), StorageError> {
-        let _whole = self.lock();
-        let mut orders = Vec::new();
-        for item in self.orders.iter() {
-            orders.push(decode::<StoredOrder>(&item.map_err(sm_read_err)?.1)?);
-        }
-        let mut requests = Vec::new();
-        for item in self.requests.iter() {
-            let (key, value) = item.map_err(sm_read_err)?;
-            let id = String::from_utf8_lossy(&key).into_owned();
-            requests.push((id, decode::<RequestState>(&value)?));
-        }
-        let next_number = self
-            .meta
-            .get(NEXT_NUMBER)
-            .map_err(sm_read_err)?
-            .map(|b| from_be_key(&b))
-            .unwrap_or(0);
-        let body = SnapshotBody {
-            orders,
-            requests,
-            next_number,
-        };
-        let membership = self
-            .meta_get::<StoredMembership>(MEMBERSHIP)?
-            .unwrap_or_default();
-        Ok((encode(&body), self.last_applied()?, membership))
-    }
-
-    /// Replaces the whole state with a snapshot's, atomically.
-    fn restore(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
-        let body: SnapshotBody = bincode::deserialize(data).map_err(|e| snapshot_err(*e))?;
-        let _whole = self.lock();
-        // Collected outside the transaction: iterating inside one deadlocks sled.
-        let old_orders = collect_keys(&self.orders)?;
-        let old_requests = collect_keys(&self.requests)?;
-        let outcome: Result<(), TransactionError<()>> = (&self.orders, &self.requests, &self.meta)
-            .transaction(|(orders, requests, sm_meta)| {
-                for key in &old_orders {
-                    orders.remove(key.clone())?;
-                }
-                for key in &old_requests {
-                    requests.remove(key.clone())?;
-                }
-                for order in &body.orders {
-                    orders.insert(&be_key(order.number), encode(order))?;
-                }
-                for (id, state) in &body.requests {
-                    requests.insert(id.as_bytes(), encode(state))?;
-                }
-                sm_meta.insert(NEXT_NUMBER, &be_key(body.next_number))?;
-                sm_meta.insert(LAST_APPLIED, encode(&meta.last_log_id))?;
-                sm_meta.insert(MEMBERSHIP, encode(&meta.last_membership))?;
-                let stored = StoredSnapshot {
-                    meta: meta.clone(),
-                    data: data.to_vec(),
-                };
-                sm_meta.insert(SNAPSHOT, encode(&stored))?;
-                Ok(())
-            });
-        outcome.map_err(|e| snapshot_err(std::io::Error::other(format!("{e:?}"))))
-    }
-
-    fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        self.meta_get(SNAPSHOT)
-    }
-
     async fn flush(&self) -> Result<(), StorageError> {
-        self.db
-            .flush_async()
-            .await
-            .map(|_| ())
-            .map_err(sm_write_err)
+        super::flush(&self.db).await.map_err(sm_write_err)
     }
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
-    async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let (data, last_applied, membership) = self.capture()?;
-        let snapshot_id = match last_applied {
-            Some(l) => format!("{}-{}-{}", l.leader_id, l.index, now_ms()),
-            None => format!("empty-{}", now_ms()),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: last_applied,
-            last_membership: membership,
-            snapshot_id,
-        };
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        };
-        self.meta
-            .insert(SNAPSHOT, encode(&stored))
-            .map_err(snapshot_err)?;
-        // The log is purged behind this snapshot next: it must be on disk first.
-        self.flush().await?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
-        })
-    }
-}
-
-fn collect_keys(tree: &sled::Tree) -> Result<Vec<sled::IVec>, StorageError> {
-    tree.iter()
-        .keys()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sm_read_err)
-}
-
-fn now_ms() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachineStore {

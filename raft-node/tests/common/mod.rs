@@ -56,14 +56,22 @@ pub struct Cluster {
 impl Cluster {
     /// A catalog and `n` bootstrapped nodes; `extra_args` go to every node.
     pub fn start(n: u64, extra_args: &[&str]) -> Cluster {
+        Self::start_with(n, extra_args, &[])
+    }
+
+    /// As [`start`](Self::start), with extra catalog arguments too.
+    pub fn start_with(n: u64, extra_args: &[&str], catalog_args: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let catalog_bin = catalog_binary();
-        let catalog =
-            ServiceProcess::start(ProcessSpec::new("catalog", catalog_bin, dir.path()).args([
-                "--data-dir".into(),
-                dir.path().join("catalog").into_os_string(),
-            ]))
-            .expect("start catalog");
+        let catalog = ServiceProcess::start(
+            ProcessSpec::new("catalog", catalog_bin, dir.path())
+                .args([
+                    "--data-dir".into(),
+                    dir.path().join("catalog").into_os_string(),
+                ])
+                .args(catalog_args.iter().copied()),
+        )
+        .expect("start catalog");
         let addrs: BTreeMap<u64, String> = (1..=n)
             .map(|id| (id, format!("127.0.0.1:{}", free_port())))
             .collect();
@@ -194,6 +202,30 @@ impl Cluster {
         })
         .await
         .expect("replicas converge")
+    }
+}
+
+impl Cluster {
+    /// Waits until every running node has applied the same log index as `reference`.
+    pub async fn caught_up(&mut self, reference: u64) {
+        let running = self.running();
+        let clients: Vec<NodeClient> = running.iter().map(|id| self.client(*id)).collect();
+        let target = self.client(reference);
+        wait_until_async("replicas to apply the same log", SETTLE, || {
+            let clients = clients.clone();
+            let target = target.clone();
+            async move {
+                let want = target.status().await.ok()?.last_applied;
+                for client in &clients {
+                    if client.status().await.ok()?.last_applied != want {
+                        return None;
+                    }
+                }
+                Some(())
+            }
+        })
+        .await
+        .expect("replicas catch up")
     }
 }
 
