@@ -340,7 +340,8 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
             };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
             let mut build = Command::new(cargo);
-            build.args(["build", "--quiet", "--bin", name]);
+            // Each service binary is named after its package.
+            build.args(["build", "--quiet", "-p", name, "--bin", name]);
             if profile_dir.ends_with("release") {
                 build.arg("--release");
             }

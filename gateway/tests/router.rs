@@ -1,0 +1,130 @@
+//! `LeaderRouter` against tiny fake nodes: it follows a 421's hint, moves past a node that
+//! refuses connections, never retries a definite answer, and gives up with 503 at its
+//! deadline.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use gateway::metrics::GatewayMetrics;
+use gateway::router::LeaderRouter;
+use raft_node::api::OrderRequest;
+use serde_json::{json, Value};
+use service_core::Metrics;
+
+/// A fake node answering every `POST /orders` with `status` and `body`; counts requests.
+async fn fake_node(status: u16, body: Value) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = Router::new().route(
+        "/orders",
+        post(move || {
+            let body = body.clone();
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                (StatusCode::from_u16(status).unwrap(), Json(body))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, hits)
+}
+
+/// A port nothing listens on.
+fn closed_port() -> String {
+    format!("127.0.0.1:{}", service_core::process::free_port().unwrap())
+}
+
+fn router(nodes: BTreeMap<u64, String>, deadline: Duration) -> (LeaderRouter, GatewayMetrics) {
+    let metrics = GatewayMetrics::register(&Metrics::new("gateway"));
+    let router = LeaderRouter::new(
+        &nodes,
+        Duration::from_millis(500),
+        deadline,
+        metrics.clone(),
+    );
+    (router, metrics)
+}
+
+async fn buy(router: &LeaderRouter) -> Result<u64, service_core::ApiError> {
+    let request = OrderRequest {
+        request_id: "key-1".into(),
+        name: "Tux".into(),
+        quantity: 1,
+    };
+    router
+        .call(|node| {
+            let request = request.clone();
+            async move { node.create_order(&request).await }
+        })
+        .await
+        .map(|created| created.order_number)
+}
+
+#[tokio::test]
+async fn follows_the_leader_hint_of_a_421() {
+    let (leader, leader_hits) = fake_node(200, json!({"data": {"order_number": 7}})).await;
+    let (follower, _) = fake_node(
+        421,
+        json!({"error": {"code": 421, "message": "not the leader", "leader_id": 2, "leader_addr": leader}}),
+    )
+    .await;
+    let (router, metrics) = router([(1, follower), (2, leader)].into(), Duration::from_secs(5));
+    assert_eq!(buy(&router).await.unwrap(), 7);
+    assert_eq!(router.leader(), Some(2));
+    assert_eq!(leader_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(metrics.retries.get(), 1);
+    // The leader is remembered: the next buy goes straight to it.
+    assert_eq!(buy(&router).await.unwrap(), 7);
+    assert_eq!(metrics.retries.get(), 1);
+}
+
+#[tokio::test]
+async fn moves_past_a_node_that_refuses_connections() {
+    let (leader, _) = fake_node(200, json!({"data": {"order_number": 3}})).await;
+    let (router, _) = router(
+        [(1, closed_port()), (2, leader)].into(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(buy(&router).await.unwrap(), 3);
+    assert_eq!(router.leader(), Some(2));
+}
+
+#[tokio::test]
+async fn a_definite_answer_is_not_retried() {
+    let (node, hits) = fake_node(
+        409,
+        json!({"error": {"code": 409, "message": "out of stock"}}),
+    )
+    .await;
+    let (other, other_hits) = fake_node(200, json!({"data": {"order_number": 1}})).await;
+    let (router, _) = router([(1, node), (2, other)].into(), Duration::from_secs(5));
+    let err = buy(&router).await.unwrap_err();
+    assert_eq!(err.status.as_u16(), 409);
+    assert_eq!(err.message, "out of stock");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(other_hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn gives_up_with_503_no_leader_at_the_deadline() {
+    let (busy, hits) =
+        fake_node(503, json!({"error": {"code": 503, "message": "no leader"}})).await;
+    let (router, metrics) = router(
+        [(1, busy), (2, closed_port())].into(),
+        Duration::from_millis(400),
+    );
+    let err = buy(&router).await.unwrap_err();
+    assert_eq!(err.status.as_u16(), 503);
+    assert_eq!(err.message, "no leader");
+    assert_eq!(err.retry_after_secs, Some(1));
+    assert!(hits.load(Ordering::SeqCst) >= 1);
+    assert!(metrics.retries.get() >= 1, "it tried more than once");
+}
