@@ -145,6 +145,24 @@ impl CatalogClient {
     }
 }
 
+/// How a caller answers its own client when a catalog call failed: the catalog's 4xx as
+/// they are (404 product not found, 409 out of stock, ...), anything else as 503
+/// `catalog unavailable`. The raft node's buy path and the gateway's reads share it.
+pub fn passthrough_error(err: CallError) -> service_core::ApiError {
+    match err {
+        CallError::Status { status, detail } if status.is_client_error() => {
+            service_core::ApiError::new(status, detail.message)
+        }
+        other => {
+            tracing::warn!("catalog call failed: {other}");
+            service_core::ApiError::unavailable(CATALOG_UNAVAILABLE).with_retry_after(1)
+        }
+    }
+}
+
+/// The message of a 503 caused by the catalog.
+pub const CATALOG_UNAVAILABLE: &str = "catalog unavailable";
+
 /// Decodes one SSE event; unknown event names are skipped.
 fn parse_event(name: &str, data: &str) -> Result<Option<CatalogEvent>, CallError> {
     let bad = |e: serde_json::Error| CallError::BadResponse(format!("{name} event: {e}"));

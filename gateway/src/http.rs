@@ -11,7 +11,6 @@ use axum::{Json, Router};
 use catalog::client::CatalogClient;
 use raft_node::api::OrderRequest;
 use raft_node::client::ReadConsistency;
-use service_core::call::CallError;
 use service_core::{validate, ApiError, Data, JsonBody, Metrics, PathParams};
 
 use crate::api::IDEMPOTENCY_KEY_HEADER;
@@ -41,21 +40,12 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
     service_core::routes::finish(routes, metrics)
 }
 
-/// A catalog failure as the gateway answers it: the catalog's own 4xx, else 503.
-fn catalog_error(err: CallError) -> ApiError {
-    match err {
-        CallError::Status { status, detail } if status.is_client_error() => {
-            ApiError::new(status, detail.message)
-        }
-        other => {
-            tracing::warn!("catalog call failed: {other}");
-            ApiError::unavailable("catalog unavailable").with_retry_after(1)
-        }
-    }
-}
-
 async fn products(State(state): State<AppState>) -> Result<Data<Vec<Product>>, ApiError> {
-    let mut products = state.catalog.products().await.map_err(catalog_error)?;
+    let mut products = state
+        .catalog
+        .products()
+        .await
+        .map_err(catalog::client::passthrough_error)?;
     products.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Data::new(products))
 }
@@ -71,7 +61,11 @@ async fn product(
     }
     state.metrics.cache_misses.inc();
     let ticket = state.cache.ticket(&name);
-    let product = state.catalog.product(&name).await.map_err(catalog_error)?;
+    let product = state
+        .catalog
+        .product(&name)
+        .await
+        .map_err(catalog::client::passthrough_error)?;
     state.cache.insert(product.clone(), ticket);
     Ok(with_cache_header(Data::new(product), "miss"))
 }

@@ -17,6 +17,8 @@ use service_core::call::CallError;
 use service_core::ApiError;
 use tokio::time::Instant;
 
+use catalog::client::CATALOG_UNAVAILABLE;
+
 use crate::api::{ClusterView, NodeView};
 use crate::metrics::GatewayMetrics;
 
@@ -24,8 +26,6 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// How long `GET /cluster` waits for each node.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
-/// The node's answer when it could not reach the catalog; nothing was committed.
-const CATALOG_UNAVAILABLE: &str = "catalog unavailable";
 
 pub struct LeaderRouter {
     nodes: BTreeMap<u64, (String, NodeClient)>,

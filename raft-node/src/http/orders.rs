@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use axum::extract::State;
 use serde::Deserialize;
-use service_core::call::CallError;
 use service_core::extract::{PathParams, QueryParams};
 use service_core::{validate, ApiError, Data, JsonBody};
 
@@ -51,19 +50,6 @@ fn known_request(node: &Node, request: &OrderRequest) -> Result<Option<u64>, Api
     }
 }
 
-/// A catalog failure as the node answers it: the catalog's own 4xx, else 503.
-fn catalog_error(err: CallError) -> ApiError {
-    match err {
-        CallError::Status { status, detail } if status.is_client_error() => {
-            ApiError::new(status, detail.message)
-        }
-        other => {
-            tracing::warn!("catalog call failed: {other}");
-            ApiError::unavailable("catalog unavailable").with_retry_after(1)
-        }
-    }
-}
-
 /// Commits `command` through Raft, timing it for `raft_commit_latency_seconds`.
 pub async fn commit(node: &Node, command: Command) -> Result<CommandResult, ApiError> {
     let started = Instant::now();
@@ -96,7 +82,7 @@ pub async fn create(
             quantity: request.quantity,
         })
         .await
-        .map_err(catalog_error)?;
+        .map_err(catalog::client::passthrough_error)?;
     if reservation.state == catalog::api::ReservationState::Released {
         // The reconciler gave this request up (its tombstone may not be applied here yet).
         return Err(request_expired());
