@@ -81,6 +81,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             q.len().to_string(),
             format!("{:.2}", cell.hits as f64 / q.len() as f64),
             ms(mean(&q)),
+            ms(percentile(&q, 0.50)),
             ms(percentile(&q, 0.99)),
             b.len().to_string(),
             if b.is_empty() {
