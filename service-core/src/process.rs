@@ -317,10 +317,12 @@ where
     }
 }
 
-/// The path of a workspace binary (`catalog`, `raft-node`, `gateway`), brought up to date
-/// by `cargo build` on first use in this process (a no-op when it is fresh), so a test or
-/// bench never runs a stale binary. Tests run from `target/<profile>/deps/`; binaries
-/// live one level up.
+/// The path of a workspace binary (`catalog`, `raft-node`, `gateway`). Tests run from
+/// `target/<profile>/deps/`, binaries live one level up; `cargo test` / `nextest` over the
+/// workspace builds them all with the tests' own feature set. A binary that is missing
+/// (a single package's tests, a bench) is built here with `cargo build -p <name>`.
+/// Rebuilding an existing one here instead would resolve features differently from the
+/// test build and recompile half the dependency tree while tests wait.
 pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
@@ -338,18 +340,21 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
             } else {
                 deps
             };
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-            let mut build = Command::new(cargo);
-            // Each service binary is named after its package.
-            build.args(["build", "--quiet", "-p", name, "--bin", name]);
-            if profile_dir.ends_with("release") {
-                build.arg("--release");
+            let path = profile_dir.join(name);
+            if !path.exists() {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+                let mut build = Command::new(cargo);
+                // Each service binary is named after its package.
+                build.args(["build", "--quiet", "-p", name, "--bin", name]);
+                if profile_dir.ends_with("release") {
+                    build.arg("--release");
+                }
+                let status = build.status().context("run cargo build")?;
+                if !status.success() {
+                    bail!("cargo build -p {name} --bin {name} failed");
+                }
             }
-            let status = build.status().context("run cargo build")?;
-            if !status.success() {
-                bail!("cargo build --bin {name} failed");
-            }
-            profile_dir.join(name)
+            path
         }
     };
     built.insert(name.to_string(), path.clone());
