@@ -55,6 +55,7 @@ load_state() {
 }
 
 save_state() {
+  mkdir -p "$DATA_DIR"
   cat >"$STATE_FILE" <<EOF
 GATEWAY_PORT=$GATEWAY_PORT
 CATALOG_PORT=$CATALOG_PORT

@@ -21,3 +21,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+echo "== cluster script"
+scripts/cluster-test.sh
+
+echo "== fault-injection harness and benchmarks"
+scripts/harness-test.sh

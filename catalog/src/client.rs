@@ -92,14 +92,22 @@ impl CatalogClient {
         call::send(self.http.get(url)).await
     }
 
+    /// `GET /health`: `Ok` only when the catalog answers 200.
+    pub async fn health(&self) -> Result<(), CallError> {
+        call::send_expecting_success(self.http.get(format!("{}/health", self.base))).await
+    }
+
     pub async fn ledger(&self) -> Result<Vec<LedgerRow>, CallError> {
         call::send(self.http.get(format!("{}/ledger", self.base))).await
     }
 
     /// Subscribes to `/events`. The stream ends (or yields an error) when the connection
-    /// is lost; the caller decides how to resubscribe. Keep-alive comments are skipped.
+    /// is lost, or when no byte at all (not even a keep-alive comment) arrived for
+    /// `idle_limit`, which catches a catalog that stopped answering without closing the
+    /// connection. The caller decides how to resubscribe. Keep-alives are not yielded.
     pub async fn events(
         &self,
+        idle_limit: Duration,
     ) -> Result<impl Stream<Item = Result<CatalogEvent, CallError>> + Send + 'static, CallError>
     {
         use eventsource_stream::Eventsource;
@@ -111,18 +119,21 @@ impl CatalogClient {
         if !response.status().is_success() {
             return Err(call::decode::<()>(response).await.unwrap_err());
         }
-        Ok(response
-            .bytes_stream()
-            .eventsource()
-            .filter_map(|item| async move {
-                match item {
-                    Err(err) => Some(Err(CallError::Unreachable {
-                        connect: false,
-                        reason: err.to_string(),
-                    })),
-                    Ok(event) => parse_event(&event.event, &event.data).transpose(),
-                }
-            }))
+        let bytes = tokio_stream::StreamExt::timeout(response.bytes_stream(), idle_limit).map(
+            move |item| match item {
+                Ok(chunk) => chunk.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no byte for {idle_limit:?}")),
+            },
+        );
+        Ok(bytes.eventsource().filter_map(|item| async move {
+            match item {
+                Err(err) => Some(Err(CallError::Unreachable {
+                    connect: false,
+                    reason: err.to_string(),
+                })),
+                Ok(event) => parse_event(&event.event, &event.data).transpose(),
+            }
+        }))
     }
 
     fn product_url(&self, name: &str) -> String {

@@ -23,7 +23,7 @@ async fn next_event(
 async fn a_reservation_and_a_price_change_are_pushed_to_subscribers() {
     let catalog = Catalog::start(&[]);
     let client = CatalogClient::with_timeout(&catalog.addr(), Duration::from_secs(5));
-    let mut events = Box::pin(client.events().await.unwrap());
+    let mut events = Box::pin(client.events(Duration::from_secs(10)).await.unwrap());
     let CatalogEvent::Hello(hello) = next_event(&mut events).await else {
         panic!("the first event must be hello");
     };
@@ -60,7 +60,7 @@ async fn sold_out_toys_are_restocked_and_announced() {
         "5",
     ]);
     let client = CatalogClient::with_timeout(&catalog.addr(), Duration::from_secs(5));
-    let mut events = Box::pin(client.events().await.unwrap());
+    let mut events = Box::pin(client.events(Duration::from_secs(10)).await.unwrap());
     next_event(&mut events).await; // hello
     let (status, _) = catalog
         .post(

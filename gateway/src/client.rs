@@ -103,8 +103,8 @@ impl GatewayClient {
     }
 
     /// `GET /health`: `Ok` only on 200.
-    pub async fn health(&self) -> Result<serde_json::Value, CallError> {
-        call::send(self.http.get(format!("{}/health", self.base))).await
+    pub async fn health(&self) -> Result<(), CallError> {
+        call::send_expecting_success(self.http.get(format!("{}/health", self.base))).await
     }
 }
 

@@ -3,6 +3,72 @@
 //!
 //! - [`api`]: the public wire types.
 //! - [`client`]: a typed client of the public API (harness, benchmarks, tests).
+//! - [`config`]: the command line.
+//! - [`cache`]: the product cache and its guard against stale inserts.
+//! - [`invalidation`]: the subscription to the catalog's `/events`.
+//! - [`router`]: `LeaderRouter`, leader discovery, retries and failover.
+//! - [`http`]: the routes and handlers.
+//! - [`metrics`]: the gateway's own Prometheus figures.
 
 pub mod api;
+pub mod cache;
 pub mod client;
+pub mod config;
+pub mod http;
+pub mod invalidation;
+pub mod metrics;
+pub mod router;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use catalog::client::CatalogClient;
+use service_core::{server, Metrics};
+
+use crate::cache::ProductCache;
+use crate::config::{CacheMode, Config};
+use crate::metrics::GatewayMetrics;
+use crate::router::LeaderRouter;
+
+/// Timeout of one catalog call.
+const CATALOG_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs the gateway until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listener = server::bind(&config.listen).await?;
+    let shutdown = server::shutdown_on_signal();
+    let metrics = Metrics::new("gateway");
+    let gateway_metrics = GatewayMetrics::register(&metrics);
+    let catalog = CatalogClient::with_timeout(&config.catalog, CATALOG_TIMEOUT);
+    let cache = ProductCache::new(config.cache_capacity, config.cache == CacheMode::On);
+    let router = Arc::new(LeaderRouter::new(
+        &config.nodes.0,
+        config.request_timeout,
+        config.deadline,
+        gateway_metrics.clone(),
+    ));
+    tracing::info!(
+        catalog = %config.catalog,
+        nodes = ?config.nodes.0,
+        cache = ?config.cache,
+        deadline = ?config.deadline,
+        "gateway ready"
+    );
+    let subscriber = tokio::spawn(invalidation::run(
+        catalog.clone(),
+        cache.clone(),
+        gateway_metrics.clone(),
+        shutdown.clone(),
+    ));
+    let state = http::AppState {
+        catalog,
+        cache,
+        router,
+        metrics: gateway_metrics,
+    };
+    let served = server::serve(listener, http::router(state, metrics), shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = subscriber.await;
+    tracing::info!("gateway stopped");
+    served
+}

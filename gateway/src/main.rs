@@ -1,6 +1,10 @@
-//! `gateway`: not built yet; see the gateway issue.
+//! `gateway`: parses the command line and runs the service.
 
-fn main() {
-    eprintln!("gateway: not implemented yet");
-    std::process::exit(2);
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = gateway::config::Config::parse();
+    service_core::telemetry::init(config.log_format);
+    service_core::server::exit_code("gateway", gateway::run(config).await)
 }

@@ -21,6 +21,7 @@ pub struct ClusterOptions {
     pub bin_dir: Option<PathBuf>,
     /// The catalog's seeded quantity per toy.
     pub initial_stock: u64,
+    pub restock_to: u64,
     pub restock_interval: String,
     pub cache: bool,
     /// The gateway's deadline for a buy.
@@ -35,6 +36,7 @@ impl Default for ClusterOptions {
             nodes: 3,
             bin_dir: None,
             initial_stock: 100,
+            restock_to: 100,
             restock_interval: "10s".to_string(),
             cache: true,
             gateway_deadline: "10s".to_string(),
@@ -111,6 +113,8 @@ impl Cluster {
                 options.initial_stock.to_string(),
                 "--restock-interval".to_string(),
                 options.restock_interval.clone(),
+                "--restock-to".to_string(),
+                options.restock_to.to_string(),
             ]),
         )
         .context("start catalog")?;
@@ -210,6 +214,15 @@ impl Cluster {
 
     pub fn resume_node(&mut self, id: u64) -> anyhow::Result<()> {
         self.node(id)?.resume()
+    }
+
+    /// True while node `id`'s process is alive (running or paused).
+    pub fn node_running(&mut self, id: u64) -> bool {
+        self.nodes.get_mut(&id).is_some_and(|n| n.is_running())
+    }
+
+    pub fn catalog_running(&mut self) -> bool {
+        self.catalog.is_running()
     }
 
     pub fn kill_catalog(&mut self) {

@@ -3,7 +3,26 @@
 //! benchmarks that rerun the course lab's experiments.
 //!
 //! - [`cluster`]: a whole cluster of real processes on free ports, to start and break.
+//! - [`history`]: the recorded operations (`history.jsonl`).
+//! - [`final_state`]: the replicas' orders and the ledger after a run (`final.json`).
+//! - [`checker`]: the five checks and `results.json`.
+//! - [`workload`]: the clients of a test run.
+//! - [`proxy`]: TCP proxies on node-to-node links, for partitions.
+//! - [`nemesis`]: the faults, one at a time.
+//! - [`run`]: `jepsen-like test` and `check` from start to verdict.
+//! - [`report`]: `report.md`, `latency.png`, `rate.png`.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.
+//! - [`chart`], [`markdown`]: the plots and tables both write.
 
 pub mod bench;
+pub mod chart;
+pub mod checker;
 pub mod cluster;
+pub mod final_state;
+pub mod history;
+pub mod markdown;
+pub mod nemesis;
+pub mod proxy;
+pub mod report;
+pub mod run;
+pub mod workload;

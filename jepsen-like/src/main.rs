@@ -12,6 +12,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a cluster, run clients while injecting faults, then check the history.
+    Test(jepsen_like::run::TestArgs),
+    /// Check a saved run directory (history.jsonl + final.json) again.
+    Check {
+        /// The run directory.
+        dir: std::path::PathBuf,
+    },
     /// Rerun the course lab's experiments (load, cache, crash, scale) as tables and plots.
     Bench(jepsen_like::bench::BenchArgs),
 }
@@ -19,11 +26,15 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Exit codes: 0 valid, 1 anomaly found, 2 harness error.
     let result = match cli.command {
-        Command::Bench(args) => jepsen_like::bench::run_command(args).await,
+        Command::Test(args) => jepsen_like::run::test(args).await,
+        Command::Check { dir } => jepsen_like::run::check(&dir),
+        Command::Bench(args) => jepsen_like::bench::run_command(args).await.map(|()| true),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::from(1),
         Err(err) => {
             eprintln!("jepsen-like: {err:#}");
             std::process::ExitCode::from(2)

@@ -133,8 +133,8 @@ impl NodeClient {
         call::send(self.http.post(format!("{}/cluster/snapshot", self.base))).await
     }
 
-    pub async fn health(&self) -> Result<serde_json::Value, CallError> {
-        call::send(self.http.get(format!("{}/health", self.base))).await
+    pub async fn health(&self) -> Result<(), CallError> {
+        call::send_expecting_success(self.http.get(format!("{}/health", self.base))).await
     }
 }
 

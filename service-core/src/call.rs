@@ -55,6 +55,16 @@ pub async fn send<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Resu
     decode(response).await
 }
 
+/// Sends a request whose success body is not an envelope (`/health` answers
+/// `{"status":"ok"}`): `Ok` on 2xx, the decoded error otherwise.
+pub async fn send_expecting_success(request: reqwest::RequestBuilder) -> Result<(), CallError> {
+    let response = request.send().await?;
+    if response.status().is_success() {
+        return Ok(());
+    }
+    decode::<()>(response).await
+}
+
 /// Decodes a response's envelope: `data` on 2xx, the error detail otherwise.
 pub async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, CallError> {
     let status = response.status();

@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
-use super::chart::{self, LineChart, Series};
-use super::report::{self, ms, Table};
 use super::stats::{mean, percentile};
 use super::{progress, random_toy, BenchContext};
+use crate::chart::{self, LineChart, Series};
+use crate::markdown::{self as report, ms, Table};
 
 const SESSIONS: usize = 5;
 const PROBABILITIES: [f64; 5] = [0.0, 0.2, 0.4, 0.6, 0.8];
@@ -268,6 +268,7 @@ fn write_plot(ctx: &BenchContext<'_>, cells: &[Cell]) -> anyhow::Result<()> {
         x_label: "buy probability p".into(),
         y_label: "mean latency (ms)".into(),
         log2_x: false,
+        windows: Vec::new(),
         series: modes.iter().map(|&on| line(on, buys)).collect(),
     };
     chart::write_lines(&ctx.out.join("cache.png"), &[chart(false), chart(true)])

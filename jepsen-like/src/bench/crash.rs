@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use super::chart::{self, PointGroup, Timeline};
-use super::report::{self, ms, Table};
 use super::stats::Summary;
 use super::{converged_digests, find_leader, fresh_key, progress, random_toy, BenchContext};
+use crate::chart::{self, PointGroup, Timeline};
+use crate::markdown::{self as report, ms, Table};
 
 /// One buy as the client saw it.
 #[derive(Debug, Clone)]
@@ -205,6 +205,8 @@ fn write_results(
                 },
             ],
             marks: marks.to_vec(),
+            windows: Vec::new(),
+            y_label: "latency (ms)".into(),
         },
     )?;
     println!("{}", table.render());

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::chart::{self, LineChart, Series};
-use super::report::{self, ms, Table};
 use super::stats::Summary;
 use super::{fresh_key, progress, random_toy, BenchContext};
+use crate::chart::{self, LineChart, Series};
+use crate::markdown::{self as report, ms, Table};
 
 const CLIENTS: usize = 5;
 
@@ -92,6 +92,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             x_label: "latency (ms, up to the 99th percentile)".into(),
             y_label: "fraction of requests at or below".into(),
             log2_x: false,
+            windows: Vec::new(),
             series,
         }],
     )?;

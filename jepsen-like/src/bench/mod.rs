@@ -5,14 +5,12 @@
 //! - [`crash`]: steady buys while a follower, then the leader, is killed and restarted.
 //! - [`scale`]: throughput and latency of buys and cached queries from 1 to 256 clients.
 //!
-//! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Helpers: [`stats`], [`report`],
-//! [`chart`], and [`ClusterControl`], what an experiment may do to a cluster it started.
+//! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Helpers: [`stats`], and
+//! [`ClusterControl`], what an experiment may do to a cluster it started.
 
 pub mod cache;
-pub mod chart;
 pub mod crash;
 pub mod load;
-pub mod report;
 pub mod scale;
 pub mod stats;
 

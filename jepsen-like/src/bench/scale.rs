@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::chart::{self, LineChart, Series};
-use super::report::{self, ms, Table};
 use super::stats::{median, Summary};
 use super::{fresh_key, progress, random_toy, BenchContext};
+use crate::chart::{self, LineChart, Series};
+use crate::markdown::{self as report, ms, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -87,6 +87,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
                 x_label: "concurrent clients".into(),
                 y_label: "successful ops per second".into(),
                 log2_x: true,
+                windows: Vec::new(),
                 series: vec![
                     series(Op::Buy, |r| r.2, "buys", 0),
                     series(Op::Query, |r| r.2, "cached queries", 1),
@@ -97,6 +98,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
                 x_label: "concurrent clients".into(),
                 y_label: "latency (ms)".into(),
                 log2_x: true,
+                windows: Vec::new(),
                 series: vec![
                     series(Op::Buy, |r| r.3, "buy p50", 0),
                     series(Op::Buy, |r| r.4, "buy p99", 2),

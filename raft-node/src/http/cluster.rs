@@ -140,11 +140,12 @@ pub async fn snapshot(State(node): State<SharedNode>) -> Result<Data<ClusterStat
     Ok(Data::new(cluster_status(&node)))
 }
 
-/// `GET /health`: 200 while a leader is known, else 503 `no leader`.
-pub async fn health(State(node): State<SharedNode>) -> Result<Data<Value>, ApiError> {
+/// `GET /health`: 200 `{"status":"ok"}` (the contract's body, not an envelope) while a
+/// leader is known, else 503 `no leader`.
+pub async fn health(State(node): State<SharedNode>) -> Result<axum::Json<Value>, ApiError> {
     let leader = node.raft.metrics().borrow().current_leader;
     match leader {
-        Some(leader) => Ok(Data::new(json!({"status": "ok", "leader": leader}))),
+        Some(leader) => Ok(axum::Json(json!({"status": "ok", "leader": leader}))),
         None => Err(ApiError::unavailable("no leader").with_retry_after(1)),
     }
 }

@@ -23,7 +23,7 @@ const PALETTE: [RGBColor; 6] = [
 pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
         for style in [FontStyle::Normal, FontStyle::Bold] {
             let _ = plotters::style::register_font(FONT, style, bytes);
         }
@@ -50,7 +50,11 @@ pub struct LineChart {
     /// Plot x as log2 and label ticks with the original values (client counts).
     pub log2_x: bool,
     pub series: Vec<Series>,
+    /// Shaded x ranges (fault windows), drawn behind the lines.
+    pub windows: Vec<(f64, f64)>,
 }
+
+const WINDOW_SHADE: RGBColor = RGBColor(255, 200, 200);
 
 fn color(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
@@ -123,6 +127,14 @@ where
         .axis_desc_style((FONT, 16))
         .draw()
         .map_err(|e| anyhow!("mesh: {e}"))?;
+    let y_top = (y1 * 1.12).max(1e-6);
+    ctx.draw_series(chart.windows.iter().map(|&(a, b)| {
+        Rectangle::new(
+            [(fx(a), 0.0), (fx(b), y_top)],
+            WINDOW_SHADE.mix(0.5).filled(),
+        )
+    }))
+    .map_err(|e| anyhow!("windows: {e}"))?;
     for series in &chart.series {
         let c = color(series.color);
         let points: Vec<(f64, f64)> = series.points.iter().map(|&(x, y)| (fx(x), y)).collect();
@@ -183,6 +195,9 @@ pub struct Timeline {
     pub groups: Vec<PointGroup>,
     /// Vertical markers: (seconds since start, what happened).
     pub marks: Vec<(f64, String)>,
+    /// Shaded time ranges (fault windows).
+    pub windows: Vec<(f64, f64)>,
+    pub y_label: String,
 }
 
 pub fn write_timeline(path: &Path, timeline: &Timeline) -> anyhow::Result<()> {
@@ -202,11 +217,18 @@ pub fn write_timeline(path: &Path, timeline: &Timeline) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("chart: {e}"))?;
     ctx.configure_mesh()
         .x_desc("time since start (s)")
-        .y_desc("latency (ms)")
+        .y_desc(&timeline.y_label)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
         .draw()
         .map_err(|e| anyhow!("mesh: {e}"))?;
+    ctx.draw_series(
+        timeline
+            .windows
+            .iter()
+            .map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_top)], WINDOW_SHADE.mix(0.5).filled())),
+    )
+    .map_err(|e| anyhow!("windows: {e}"))?;
     for (t, label) in &timeline.marks {
         let grey = RGBColor(90, 90, 90);
         ctx.draw_series(LineSeries::new(
@@ -256,6 +278,7 @@ mod tests {
             x_label: "clients".into(),
             y_label: "ops/s".into(),
             log2_x: true,
+            windows: vec![(2.0, 3.0)],
             series: vec![Series {
                 label: "buys".into(),
                 points: vec![(1.0, 10.0), (4.0, 30.0), (16.0, 50.0)],
@@ -273,6 +296,8 @@ mod tests {
                 color: 2,
             }],
             marks: vec![(1.0, "kill leader".into())],
+            windows: vec![(1.0, 1.4)],
+            y_label: "latency (ms)".into(),
         };
         let path = dir.join("timeline.png");
         write_timeline(&path, &timeline).unwrap();

@@ -1,0 +1,94 @@
+//! The gateway's command line: every flag also read from an environment variable.
+
+use std::time::Duration;
+
+use clap::Parser;
+use raft_node::config::{parse_peers, Peers};
+use service_core::telemetry::LogFormat;
+
+/// Whether product reads are cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CacheMode {
+    On,
+    Off,
+}
+
+/// The toystore gateway: the public REST API.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "gateway", version, about)]
+pub struct Config {
+    /// Address to listen on (`host:port`; port 0 picks a free port).
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:6060")]
+    pub listen: String,
+
+    /// The catalog's address (`host:port`).
+    #[arg(long, env = "GATEWAY_CATALOG", default_value = "127.0.0.1:10086")]
+    pub catalog: String,
+
+    /// The order nodes as `id=host:port,...`.
+    #[arg(long, env = "GATEWAY_NODES", value_parser = parse_nodes,
+          default_value = "1=127.0.0.1:10010,2=127.0.0.1:10011,3=127.0.0.1:10012")]
+    pub nodes: Peers,
+
+    /// Cache product reads (invalidated by the catalog's event stream).
+    #[arg(long, env = "GATEWAY_CACHE", value_enum, default_value_t = CacheMode::On)]
+    pub cache: CacheMode,
+
+    /// Most product entries the cache holds.
+    #[arg(long, env = "GATEWAY_CACHE_CAPACITY", default_value_t = 10_000)]
+    pub cache_capacity: u64,
+
+    /// How long a buy or an order read may keep retrying across nodes before 503 (e.g. `10s`).
+    #[arg(long, env = "GATEWAY_DEADLINE", default_value = "10s", value_parser = parse_positive)]
+    pub deadline: Duration,
+
+    /// Timeout of one attempt at one node (e.g. `3s`).
+    #[arg(long, env = "GATEWAY_REQUEST_TIMEOUT", default_value = "3s", value_parser = parse_positive)]
+    pub request_timeout: Duration,
+
+    /// Log format on stderr.
+    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+fn parse_nodes(text: &str) -> Result<Peers, String> {
+    let nodes = parse_peers(text)?;
+    if nodes.0.is_empty() {
+        return Err("at least one node is needed".to_string());
+    }
+    Ok(nodes)
+}
+
+fn parse_positive(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be above zero".to_string());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = Config::try_parse_from(["gateway"]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:6060");
+        assert_eq!(config.nodes.0.len(), 3);
+        assert_eq!(config.cache, CacheMode::On);
+        assert_eq!(config.deadline, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            vec!["gateway", "--nodes", ""],
+            vec!["gateway", "--nodes", "1=x"],
+            vec!["gateway", "--cache", "maybe"],
+            vec!["gateway", "--deadline", "0s"],
+        ] {
+            assert!(Config::try_parse_from(&args).is_err(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The public API (contract section 3): products through the cache, orders through the
+//! leader router, the cluster view, health.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use catalog::client::CatalogClient;
+use raft_node::api::OrderRequest;
+use raft_node::client::ReadConsistency;
+use service_core::call::CallError;
+use service_core::{validate, ApiError, Data, JsonBody, Metrics, PathParams};
+
+use crate::api::IDEMPOTENCY_KEY_HEADER;
+use crate::api::{BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER};
+use crate::cache::ProductCache;
+use crate::metrics::GatewayMetrics;
+use crate::router::LeaderRouter;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: CatalogClient,
+    pub cache: ProductCache,
+    pub router: Arc<LeaderRouter>,
+    pub metrics: GatewayMetrics,
+}
+
+pub fn router(state: AppState, metrics: Metrics) -> Router {
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/products", get(products))
+        .route("/products/{name}", get(product))
+        .route("/orders", post(buy))
+        .route("/orders/{number}", get(order))
+        .route("/cluster", get(cluster))
+        .with_state(state);
+    service_core::routes::finish(routes, metrics)
+}
+
+/// A catalog failure as the gateway answers it: the catalog's own 4xx, else 503.
+fn catalog_error(err: CallError) -> ApiError {
+    match err {
+        CallError::Status { status, detail } if status.is_client_error() => {
+            ApiError::new(status, detail.message)
+        }
+        other => {
+            tracing::warn!("catalog call failed: {other}");
+            ApiError::unavailable("catalog unavailable").with_retry_after(1)
+        }
+    }
+}
+
+async fn products(State(state): State<AppState>) -> Result<Data<Vec<Product>>, ApiError> {
+    let mut products = state.catalog.products().await.map_err(catalog_error)?;
+    products.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Data::new(products))
+}
+
+async fn product(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Response, ApiError> {
+    validate::product_name(&name)?;
+    if let Some(product) = state.cache.get(&name) {
+        state.metrics.cache_hits.inc();
+        return Ok(with_cache_header(Data::new(product), "hit"));
+    }
+    state.metrics.cache_misses.inc();
+    let ticket = state.cache.ticket(&name);
+    let product = state.catalog.product(&name).await.map_err(catalog_error)?;
+    state.cache.insert(product.clone(), ticket);
+    Ok(with_cache_header(Data::new(product), "miss"))
+}
+
+fn with_cache_header(body: Data<Product>, value: &'static str) -> Response {
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_HEADER, HeaderValue::from_static(value));
+    response
+}
+
+/// The client's idempotency key, or a fresh one.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get(IDEMPOTENCY_KEY_HEADER) {
+        None => Ok(uuid::Uuid::new_v4().simple().to_string()),
+        Some(value) => {
+            let key = value.to_str().map_err(|_| {
+                ApiError::bad_request("Idempotency-Key must be 1 to 64 of [A-Za-z0-9_-]")
+            })?;
+            validate::request_key(key).map_err(|_| {
+                ApiError::bad_request("Idempotency-Key must be 1 to 64 of [A-Za-z0-9_-]")
+            })?;
+            Ok(key.to_string())
+        }
+    }
+}
+
+async fn buy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<BuyRequest>,
+) -> Result<Data<OrderCreated>, ApiError> {
+    validate::product_name(&body.name)?;
+    validate::quantity(body.quantity)?;
+    let request = OrderRequest {
+        request_id: idempotency_key(&headers)?,
+        name: body.name,
+        quantity: body.quantity,
+    };
+    let created = state
+        .router
+        .call(|node| {
+            let request = request.clone();
+            async move { node.create_order(&request).await }
+        })
+        .await?;
+    // Read-your-writes: this gateway's next read of the product goes to the catalog.
+    state.cache.invalidate(&request.name);
+    Ok(Data::new(created))
+}
+
+async fn order(
+    State(state): State<AppState>,
+    PathParams(number): PathParams<String>,
+) -> Result<Data<OrderView>, ApiError> {
+    let number: u64 = number
+        .parse()
+        .map_err(|_| ApiError::bad_request("order number must be a non-negative integer"))?;
+    let order = state
+        .router
+        .call(|node| async move { node.order(number, ReadConsistency::Linearizable).await })
+        .await?;
+    Ok(Data::new(OrderView {
+        number: order.number,
+        name: order.name,
+        quantity: order.quantity,
+    }))
+}
+
+async fn cluster(State(state): State<AppState>) -> Data<ClusterView> {
+    Data::new(state.router.cluster_view().await)
+}
+
+/// 200 when the catalog answers and some node leads; 503 naming what is missing.
+async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.catalog.health().await.is_err() {
+        return Err(ApiError::unavailable("catalog unavailable"));
+    }
+    if state.router.leader().is_none() && state.router.cluster_view().await.leader.is_none() {
+        return Err(ApiError::unavailable("no leader"));
+    }
+    Ok(Json(serde_json::json!({"status": "ok"})))
+}

@@ -1,0 +1,91 @@
+//! Keeps the cache honest: subscribes to the catalog's `/events`, applies each
+//! invalidation, and on losing the stream clears the cache and serves uncached until it
+//! has resubscribed (with capped exponential backoff).
+
+use std::time::Duration;
+
+use catalog::client::{CatalogClient, CatalogEvent};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::ProductCache;
+use crate::metrics::GatewayMetrics;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The catalog sends a keep-alive every 2 s; silence this long means the stream is dead
+/// even if the connection still looks open (a paused catalog, a cut link).
+const SILENCE_LIMIT: Duration = Duration::from_secs(6);
+
+/// Runs until `shutdown`; does nothing when the cache is off.
+pub async fn run(
+    catalog: CatalogClient,
+    cache: ProductCache,
+    metrics: GatewayMetrics,
+    shutdown: CancellationToken,
+) {
+    if !cache.enabled() {
+        return;
+    }
+    let mut backoff = FIRST_BACKOFF;
+    while !shutdown.is_cancelled() {
+        let subscribed = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = follow(&catalog, &cache, &metrics) => result,
+        };
+        cache.set_usable(false);
+        match subscribed {
+            Ok(()) => {
+                tracing::warn!("catalog event stream ended; cache dropped, resubscribing");
+                backoff = FIRST_BACKOFF;
+            }
+            Err(reason) => tracing::debug!("catalog event stream unavailable: {reason}"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Follows one subscription. `Ok` once it had said hello and then ended; `Err` if it
+/// never got going.
+async fn follow(
+    catalog: &CatalogClient,
+    cache: &ProductCache,
+    metrics: &GatewayMetrics,
+) -> Result<(), String> {
+    let stream = catalog
+        .events(SILENCE_LIMIT)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stream = Box::pin(stream);
+    let mut greeted = false;
+    while let Some(next) = stream.next().await {
+        let event = match next {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::warn!("catalog event stream failed: {err}");
+                break;
+            }
+        };
+        match event {
+            CatalogEvent::Hello(hello) => {
+                // Anything cached before this point may have missed changes.
+                cache.set_usable(true);
+                greeted = true;
+                tracing::info!(epoch = %hello.epoch, "subscribed to catalog events; cache on");
+            }
+            CatalogEvent::Invalidate(change) => {
+                cache.invalidate(&change.name);
+                metrics.invalidations.inc();
+            }
+        }
+    }
+    if greeted {
+        Ok(())
+    } else {
+        Err("stream ended before hello".to_string())
+    }
+}

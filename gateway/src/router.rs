@@ -1,0 +1,212 @@
+//! `LeaderRouter`: sends order requests to the Raft leader and follows it across failovers.
+//!
+//! It remembers the leader; a 421 names the new one (by id, or by address); a refused
+//! connection, a timeout or a 5xx moves on to the next node. The same request (for a buy,
+//! the same request id) is sent again until the deadline, so a failover costs the client
+//! latency but never a doubled order. Definite answers (404, 409, 422, and the node's
+//! "catalog unavailable", which commits nothing) come back at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use raft_node::client::{leader_hint, NodeClient};
+use service_core::call::CallError;
+use service_core::ApiError;
+use tokio::time::Instant;
+
+use crate::api::{ClusterView, NodeView};
+use crate::metrics::GatewayMetrics;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+/// How long `GET /cluster` waits for each node.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
+/// The node's answer when it could not reach the catalog; nothing was committed.
+const CATALOG_UNAVAILABLE: &str = "catalog unavailable";
+
+pub struct LeaderRouter {
+    nodes: BTreeMap<u64, (String, NodeClient)>,
+    ids_by_addr: HashMap<String, u64>,
+    leader: Mutex<Option<u64>>,
+    deadline: Duration,
+    metrics: GatewayMetrics,
+}
+
+impl LeaderRouter {
+    /// `nodes` maps ids to `host:port`; each attempt times out after `attempt_timeout`.
+    pub fn new(
+        nodes: &BTreeMap<u64, String>,
+        attempt_timeout: Duration,
+        deadline: Duration,
+        metrics: GatewayMetrics,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(attempt_timeout)
+            .build()
+            .expect("static reqwest config");
+        LeaderRouter {
+            nodes: nodes
+                .iter()
+                .map(|(id, addr)| (*id, (addr.clone(), NodeClient::new(addr, http.clone()))))
+                .collect(),
+            ids_by_addr: nodes.iter().map(|(id, addr)| (addr.clone(), *id)).collect(),
+            leader: Mutex::new(None),
+            deadline,
+            metrics,
+        }
+    }
+
+    /// The node believed to lead, if any.
+    pub fn leader(&self) -> Option<u64> {
+        *self.leader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_leader(&self, id: Option<u64>) {
+        let mut leader = self.leader.lock().unwrap_or_else(|e| e.into_inner());
+        if id.is_some() && *leader != id {
+            self.metrics.leader_changes.inc();
+            tracing::info!(leader = ?id, previous = ?*leader, "order leader changed");
+        }
+        *leader = id;
+    }
+
+    fn next_after(&self, id: u64) -> u64 {
+        self.nodes
+            .range(id + 1..)
+            .next()
+            .or_else(|| self.nodes.iter().next())
+            .map(|(id, _)| *id)
+            .expect("at least one node")
+    }
+
+    /// Which of our nodes a 421 points at.
+    fn hinted(&self, err: &CallError) -> Option<Option<u64>> {
+        let (id, addr) = leader_hint(err)?;
+        Some(
+            id.filter(|id| self.nodes.contains_key(id))
+                .or_else(|| addr.and_then(|a| self.ids_by_addr.get(&a).copied())),
+        )
+    }
+
+    /// Runs `op` against the leader until it answers definitely or the deadline passes.
+    pub async fn call<T, F, Fut>(&self, op: F) -> Result<T, ApiError>
+    where
+        F: Fn(NodeClient) -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let end = Instant::now() + self.deadline;
+        let mut target = self
+            .leader()
+            .unwrap_or_else(|| *self.nodes.keys().next().expect("at least one node"));
+        let mut backoff = FIRST_BACKOFF;
+        let mut hint_streak = 0;
+        let mut first = true;
+        loop {
+            if !first {
+                self.metrics.retries.inc();
+            }
+            first = false;
+            let client = self.nodes[&target].1.clone();
+            let Some(result) = tokio::time::timeout_at(end, op(client)).await.ok() else {
+                break;
+            };
+            let err = match result {
+                Ok(value) => {
+                    self.set_leader(Some(target));
+                    return Ok(value);
+                }
+                Err(err) => err,
+            };
+            match self.hinted(&err) {
+                Some(Some(hint)) if hint != target && hint_streak < 3 => {
+                    // Straight to the named leader; a streak of hints means the nodes
+                    // disagree mid-election, so back off then.
+                    hint_streak += 1;
+                    self.set_leader(Some(hint));
+                    target = hint;
+                    continue;
+                }
+                Some(_) => {
+                    self.set_leader(None);
+                    target = self.next_after(target);
+                }
+                None => {
+                    if let Some(definite) = definite(&err) {
+                        return Err(definite);
+                    }
+                    tracing::debug!(node = target, "order attempt failed: {err}");
+                    if self.leader() == Some(target) {
+                        self.set_leader(None);
+                    }
+                    target = self.next_after(target);
+                }
+            }
+            hint_streak = 0;
+            let pause = backoff.min(end.saturating_duration_since(Instant::now()));
+            tokio::time::sleep(pause).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            if Instant::now() >= end {
+                break;
+            }
+        }
+        Err(ApiError::unavailable("no leader").with_retry_after(1))
+    }
+
+    /// Every node's view of the cluster, asked concurrently.
+    pub async fn cluster_view(&self) -> ClusterView {
+        let asks = self.nodes.iter().map(|(id, (addr, client))| async move {
+            let status = tokio::time::timeout(STATUS_TIMEOUT, client.status())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            (*id, addr.clone(), status)
+        });
+        let answers = futures::future::join_all(asks).await;
+        let leader = answers
+            .iter()
+            .filter(|(_, _, s)| matches!(s, Some(s) if s.state == "leader"))
+            .max_by_key(|(_, _, s)| s.as_ref().map(|s| s.term))
+            .map(|(id, _, _)| *id);
+        let term = answers
+            .iter()
+            .filter_map(|(_, _, s)| s.as_ref().map(|s| s.term))
+            .max();
+        if leader.is_some() {
+            self.set_leader(leader);
+        }
+        ClusterView {
+            leader,
+            term,
+            nodes: answers
+                .into_iter()
+                .map(|(id, addr, status)| NodeView {
+                    id,
+                    addr,
+                    reachable: status.is_some(),
+                    state: status.as_ref().map(|s| s.state.clone()),
+                    last_applied: status.and_then(|s| s.last_applied),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A node's answer that must not be retried, as the gateway passes it on.
+fn definite(err: &CallError) -> Option<ApiError> {
+    let CallError::Status { status, detail } = err else {
+        return None;
+    };
+    let passes = status.is_client_error()
+        || (*status == StatusCode::SERVICE_UNAVAILABLE && detail.message == CATALOG_UNAVAILABLE);
+    if !passes {
+        return None;
+    }
+    let mut answer = ApiError::new(*status, detail.message.clone());
+    if *status == StatusCode::SERVICE_UNAVAILABLE {
+        answer = answer.with_retry_after(1);
+    }
+    Some(answer)
+}

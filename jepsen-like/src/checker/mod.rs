@@ -1,0 +1,189 @@
+//! The checker: the contract's five checks over a history and a final state.
+//!
+//! - [`durable`] checks `acknowledged_orders_durable`.
+//! - [`duplicates`] checks `no_duplicate_orders`.
+//! - [`reads`] checks `order_reads_linearizable`.
+//! - [`stock`] checks `stock_conserved`.
+//! - [`converged`] checks `replicas_converged`.
+
+pub mod converged;
+pub mod duplicates;
+pub mod durable;
+pub mod reads;
+pub mod stock;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::final_state::FinalState;
+use crate::history::{self, Event, EventType, Function, Op};
+
+/// One thing that should not have happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// Indexes of the history events involved.
+    pub ops: Vec<u64>,
+    pub explanation: String,
+}
+
+impl Anomaly {
+    pub fn new(ops: Vec<u64>, explanation: impl Into<String>) -> Self {
+        Anomaly {
+            ops,
+            explanation: explanation.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub valid: bool,
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl CheckResult {
+    fn from(anomalies: Vec<Anomaly>) -> Self {
+        CheckResult {
+            valid: anomalies.is_empty(),
+            anomalies,
+        }
+    }
+}
+
+/// `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub valid: bool,
+    pub checks: BTreeMap<String, CheckResult>,
+    pub stats: Value,
+}
+
+/// A buy as the checks see it.
+#[derive(Debug, Clone)]
+pub struct Buy<'a> {
+    pub op: &'a Op,
+    pub name: String,
+    pub quantity: u64,
+    pub key: String,
+    /// The order number of an ok completion.
+    pub number: Option<u64>,
+    /// The status of a definite failure.
+    pub failed_code: Option<u64>,
+}
+
+/// What every check reads: paired ops and the buys indexed by key and number.
+pub struct Facts<'a> {
+    pub ops: &'a [Op],
+    pub buys: Vec<Buy<'a>>,
+    pub final_state: &'a FinalState,
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(ops: &'a [Op], final_state: &'a FinalState) -> Self {
+        let buys = ops
+            .iter()
+            .filter(|op| op.f == Function::Buy)
+            .map(|op| {
+                let completion = op.completion.as_ref();
+                Buy {
+                    op,
+                    name: op.invoke.str_field("name").unwrap_or_default().to_string(),
+                    quantity: op.invoke.u64_field("quantity").unwrap_or(0),
+                    key: op.invoke.str_field("key").unwrap_or_default().to_string(),
+                    number: completion
+                        .filter(|c| c.kind == EventType::Ok)
+                        .and_then(|c| c.u64_field("order_number")),
+                    failed_code: completion
+                        .filter(|c| c.kind == EventType::Fail)
+                        .and_then(|c| c.u64_field("code")),
+                }
+            })
+            .collect();
+        Facts {
+            ops,
+            buys,
+            final_state,
+        }
+    }
+
+    /// Buys grouped by idempotency key.
+    pub fn buys_by_key(&self) -> HashMap<&str, Vec<&Buy<'a>>> {
+        let mut by_key: HashMap<&str, Vec<&Buy<'a>>> = HashMap::new();
+        for buy in &self.buys {
+            by_key.entry(buy.key.as_str()).or_default().push(buy);
+        }
+        by_key
+    }
+}
+
+/// Runs every check.
+pub fn check(events: &[Event], final_state: &FinalState) -> anyhow::Result<Results> {
+    let ops = history::pair(events)?;
+    let facts = Facts::new(&ops, final_state);
+    let mut checks = BTreeMap::new();
+    checks.insert(
+        "acknowledged_orders_durable".to_string(),
+        CheckResult::from(durable::check(&facts)),
+    );
+    checks.insert(
+        "no_duplicate_orders".to_string(),
+        CheckResult::from(duplicates::check(&facts)),
+    );
+    checks.insert(
+        "order_reads_linearizable".to_string(),
+        CheckResult::from(reads::check(&facts)),
+    );
+    checks.insert(
+        "stock_conserved".to_string(),
+        CheckResult::from(stock::check(&facts)),
+    );
+    checks.insert(
+        "replicas_converged".to_string(),
+        CheckResult::from(converged::check(&facts)),
+    );
+    let valid = checks.values().all(|c| c.valid);
+    Ok(Results {
+        valid,
+        checks,
+        stats: stats(events, &ops, final_state),
+    })
+}
+
+/// Counts per function and outcome, faults, orders.
+pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
+    let mut per_f: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    for op in ops {
+        let outcome = match op.outcome() {
+            EventType::Ok => "ok",
+            EventType::Fail => "fail",
+            _ => "info",
+        };
+        *per_f
+            .entry(op.f.name())
+            .or_default()
+            .entry(outcome)
+            .or_default() += 1;
+    }
+    let count = |kind: EventType| ops.iter().filter(|op| op.outcome() == kind).count();
+    let faults = events
+        .iter()
+        .filter(|e| e.f == Function::Nemesis && e.str_field("phase") == Some("start"))
+        .count();
+    let duration_s = events.last().map_or(0.0, |e| e.time_ns as f64 / 1e9);
+    serde_json::json!({
+        "ops": ops.len(),
+        "ok": count(EventType::Ok),
+        "fail": count(EventType::Fail),
+        "info": count(EventType::Info),
+        "by_function": per_f,
+        "faults": faults,
+        "duration_s": duration_s,
+        "ops_per_s": if duration_s > 0.0 { ops.len() as f64 / duration_s } else { 0.0 },
+        "orders": final_state.reference_orders().len(),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;

@@ -1,0 +1,69 @@
+//! `final.json`: every replica's orders and digest, and the catalog's ledger, collected
+//! once the cluster has settled after a run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use catalog::api::LedgerRow;
+use catalog::client::CatalogClient;
+use raft_node::api::Order;
+use raft_node::client::NodeClient;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FinalState {
+    /// Node id (as a string) to what that replica holds.
+    pub replicas: BTreeMap<String, ReplicaState>,
+    pub ledger: Vec<LedgerRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaState {
+    pub orders: Vec<Order>,
+    pub digest: String,
+}
+
+impl FinalState {
+    /// Reads every replica's orders (paged) and digest, and the catalog's ledger.
+    pub async fn collect(nodes: &[(u64, String)], catalog: &str) -> anyhow::Result<FinalState> {
+        let mut replicas = BTreeMap::new();
+        for (id, addr) in nodes {
+            let client = NodeClient::with_timeout(addr, Duration::from_secs(10));
+            let orders = client
+                .all_orders()
+                .await
+                .with_context(|| format!("orders of node {id}"))?;
+            let digest = client
+                .digest()
+                .await
+                .with_context(|| format!("digest of node {id}"))?
+                .digest;
+            replicas.insert(id.to_string(), ReplicaState { orders, digest });
+        }
+        let ledger = CatalogClient::with_timeout(catalog, Duration::from_secs(10))
+            .ledger()
+            .await
+            .context("catalog ledger")?;
+        Ok(FinalState { replicas, ledger })
+    }
+
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("write {}", path.display()))
+    }
+
+    pub fn load(path: &Path) -> anyhow::Result<FinalState> {
+        let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
+    }
+
+    /// The orders of the first replica (all are equal when the cluster converged).
+    pub fn reference_orders(&self) -> &[Order] {
+        self.replicas
+            .values()
+            .next()
+            .map_or(&[], |r| r.orders.as_slice())
+    }
+}

@@ -1,0 +1,184 @@
+//! What a test run leaves for people: `report.md`, `latency.png`, `rate.png`, and the
+//! summary table on stdout.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::chart::{self, LineChart, PointGroup, Series, Timeline};
+use crate::checker::Results;
+use crate::history::{self, Event, EventType, Function};
+use crate::markdown::Table;
+
+/// The summary table: one row per check, then the counts.
+pub fn summary(results: &Results) -> String {
+    let mut checks = Table::new(&["check", "valid", "anomalies"]);
+    for (name, check) in &results.checks {
+        checks.row(vec![
+            name.clone(),
+            if check.valid { "yes" } else { "NO" }.to_string(),
+            check.anomalies.len().to_string(),
+        ]);
+    }
+    let stats = &results.stats;
+    let mut counts = Table::new(&["ops", "ok", "fail", "info", "ops/s", "faults", "orders"]);
+    counts.row(vec![
+        stats["ops"].to_string(),
+        stats["ok"].to_string(),
+        stats["fail"].to_string(),
+        stats["info"].to_string(),
+        format!("{:.1}", stats["ops_per_s"].as_f64().unwrap_or(0.0)),
+        stats["faults"].to_string(),
+        stats["orders"].to_string(),
+    ]);
+    format!(
+        "{}\n{}\nVerdict: {}\n",
+        checks.render(),
+        counts.render(),
+        if results.valid {
+            "VALID"
+        } else {
+            "ANOMALIES FOUND"
+        }
+    )
+}
+
+/// Each anomaly on one line: check, op indexes, explanation.
+pub fn anomaly_lines(results: &Results) -> Vec<String> {
+    results
+        .checks
+        .iter()
+        .flat_map(|(name, check)| {
+            check
+                .anomalies
+                .iter()
+                .map(move |a| format!("{name}: ops {:?}: {}", a.ops, a.explanation))
+        })
+        .collect()
+}
+
+pub fn write_report(
+    dir: &Path,
+    command: &str,
+    events: &[Event],
+    results: &Results,
+) -> anyhow::Result<()> {
+    let mut by_f = Table::new(&["function", "ok", "fail", "info"]);
+    if let Some(map) = results.stats["by_function"].as_object() {
+        for (f, counts) in map {
+            by_f.row(vec![
+                f.clone(),
+                counts["ok"].as_u64().unwrap_or(0).to_string(),
+                counts["fail"].as_u64().unwrap_or(0).to_string(),
+                counts["info"].as_u64().unwrap_or(0).to_string(),
+            ]);
+        }
+    }
+    let mut faults = Table::new(&["start (s)", "stop (s)", "fault", "target"]);
+    for (fault, target, start, stop) in history::fault_windows(events) {
+        faults.row(vec![
+            format!("{:.1}", start as f64 / 1e9),
+            format!("{:.1}", stop as f64 / 1e9),
+            fault,
+            target,
+        ]);
+    }
+    let anomalies = anomaly_lines(results);
+    let anomaly_text = if anomalies.is_empty() {
+        "None.\n".to_string()
+    } else {
+        anomalies.iter().map(|a| format!("- {a}\n")).collect()
+    };
+    let text = format!(
+        "# jepsen-like test report\n\n{}\n\nCommand: `{command}`\n\n## Verdict\n\n{}\n\
+         ## Operations by function\n\n{}\n## Faults\n\n{}\n## Anomalies\n\n{anomaly_text}\n\
+         ## Plots\n\n![latency](latency.png)\n\n![rate](rate.png)\n",
+        crate::markdown::machine_line(),
+        summary(results),
+        by_f.render(),
+        faults.render(),
+    );
+    std::fs::write(dir.join("report.md"), text)?;
+    write_plots(dir, events)
+}
+
+/// `latency.png` and `rate.png`, fault windows shaded.
+pub fn write_plots(dir: &Path, events: &[Event]) -> anyhow::Result<()> {
+    let ops = history::pair(events)?;
+    let windows: Vec<(f64, f64)> = history::fault_windows(events)
+        .into_iter()
+        .map(|(_, _, a, b)| (a as f64 / 1e9, b as f64 / 1e9))
+        .collect();
+    let mut groups: BTreeMap<(usize, String), Vec<(f64, f64)>> = BTreeMap::new();
+    let mut per_second: BTreeMap<EventType, BTreeMap<u64, f64>> = BTreeMap::new();
+    for op in &ops {
+        let Some(done) = &op.completion else { continue };
+        let start_s = op.invoke.time_ns as f64 / 1e9;
+        let latency_ms = (done.time_ns - op.invoke.time_ns) as f64 / 1e6;
+        let key = match (op.f, done.kind) {
+            (Function::Buy, EventType::Ok) => (0, "buy ok"),
+            (Function::ReadOrder, EventType::Ok) => (1, "read_order ok"),
+            (Function::Query, EventType::Ok) => (2, "query ok"),
+            (_, EventType::Fail) => (3, "fail (definite)"),
+            _ => (4, "info (indeterminate)"),
+        };
+        groups
+            .entry((key.0, key.1.to_string()))
+            .or_default()
+            .push((start_s, latency_ms));
+        *per_second
+            .entry(done.kind)
+            .or_default()
+            .entry(done.time_ns / 1_000_000_000)
+            .or_default() += 1.0;
+    }
+    chart::write_timeline(
+        &dir.join("latency.png"),
+        &Timeline {
+            title: "Latency of every operation (fault windows shaded)".into(),
+            groups: groups
+                .into_iter()
+                .map(|((color, label), points)| PointGroup {
+                    label,
+                    points,
+                    color,
+                })
+                .collect(),
+            marks: Vec::new(),
+            windows: windows.clone(),
+            y_label: "latency (ms)".into(),
+        },
+    )?;
+    let seconds = events.last().map_or(0, |e| e.time_ns / 1_000_000_000);
+    let series = [
+        (EventType::Ok, "ok", 2),
+        (EventType::Fail, "fail", 3),
+        (EventType::Info, "info", 4),
+    ]
+    .into_iter()
+    .map(|(kind, label, color)| {
+        let counts = per_second.get(&kind);
+        Series {
+            label: label.to_string(),
+            points: (0..=seconds)
+                .map(|s| {
+                    let n = counts.and_then(|c| c.get(&s)).copied().unwrap_or(0.0);
+                    (s as f64, n)
+                })
+                .collect(),
+            secondary: false,
+            color,
+        }
+    })
+    .collect();
+    chart::write_lines(
+        &dir.join("rate.png"),
+        &[LineChart {
+            title: "Completions per second (fault windows shaded)".into(),
+            x_label: "time since start (s)".into(),
+            y_label: "operations completed per second".into(),
+            log2_x: false,
+            series,
+            windows,
+        }],
+    )
+}

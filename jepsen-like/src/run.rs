@@ -1,0 +1,261 @@
+//! `jepsen-like test` and `jepsen-like check`: the whole run, from starting a cluster to
+//! the verdict, and the checker alone on saved files.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use tokio::time::Instant;
+
+use crate::checker::{self, Results};
+use crate::cluster::{Cluster, ClusterOptions, NodePorts};
+use crate::final_state::FinalState;
+use crate::history::{self, Recorder};
+use crate::nemesis::{FaultList, Nemesis};
+use crate::proxy::ProxyMesh;
+use crate::report;
+use crate::workload::{self, WorkloadOptions};
+
+/// `jepsen-like test`.
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// Seconds of workload.
+    #[arg(long, env = "JEPSEN_TIME", default_value_t = 60)]
+    pub time: u64,
+    /// Concurrent clients.
+    #[arg(long, env = "JEPSEN_CLIENTS", default_value_t = 10)]
+    pub clients: usize,
+    /// Operations per second over all clients.
+    #[arg(long, env = "JEPSEN_RATE", default_value_t = 200.0)]
+    pub rate: f64,
+    /// Faults to inject, comma-separated: kill, pause, partition, kill-leader, kill-catalog.
+    #[arg(long, env = "JEPSEN_NEMESIS", default_value = "kill,pause,partition,kill-leader,kill-catalog",
+          value_parser = FaultList::parse)]
+    pub nemesis: FaultList,
+    /// Seconds between faults, and how long each lasts.
+    #[arg(long, env = "JEPSEN_INTERVAL", default_value_t = 5.0)]
+    pub interval: f64,
+    /// Random seed (default: from the clock).
+    #[arg(long, env = "JEPSEN_SEED")]
+    pub seed: Option<u64>,
+    /// Raft nodes.
+    #[arg(long, env = "JEPSEN_NODES", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(1..=9))]
+    pub nodes: u64,
+    /// Where history.jsonl, final.json, results.json, report.md and the plots go.
+    #[arg(long, env = "JEPSEN_OUT", default_value = "jepsen-out")]
+    pub out: PathBuf,
+    /// Directory of the catalog, raft-node and gateway binaries.
+    #[arg(long, env = "JEPSEN_BIN_DIR", default_value = "target/release")]
+    pub bin_dir: PathBuf,
+}
+
+/// How long the cluster gets to settle after the faults are healed.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(90);
+
+/// Runs a test; `Ok(true)` when every check passed.
+pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
+    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let command = format!(
+        "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --nodes {}",
+        args.time,
+        args.clients,
+        args.rate,
+        args.nemesis.0.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
+        args.interval,
+        args.nodes
+    );
+    println!("{command}");
+    let dir = tempfile::tempdir()?;
+    let ports = NodePorts::allocate(args.nodes)?;
+    let mesh = ProxyMesh::start(&ports.0).await?;
+    let options = ClusterOptions {
+        nodes: args.nodes,
+        bin_dir: Some(args.bin_dir.clone()),
+        initial_stock: 1000,
+        restock_to: 1000,
+        restock_interval: "2s".into(),
+        gateway_deadline: "5s".into(),
+        node_args: vec![
+            "--reconcile-after".into(),
+            "3s".into(),
+            "--reconcile-interval".into(),
+            "1s".into(),
+        ],
+        ..Default::default()
+    };
+    let mut cluster = tokio::task::block_in_place(|| {
+        Cluster::start_with_peers(dir.path(), options, ports, |id| mesh.peers_for(id))
+    })?;
+    let outcome = drive(&args, seed, &mut cluster, &mesh, &command).await;
+    tokio::task::block_in_place(|| cluster.stop());
+    if outcome.is_err() {
+        keep_logs(dir.path(), &args.out);
+    }
+    let results = outcome?;
+    if !results.valid {
+        keep_logs(dir.path(), &args.out);
+    }
+    Ok(results.valid)
+}
+
+async fn drive(
+    args: &TestArgs,
+    seed: u64,
+    cluster: &mut Cluster,
+    mesh: &ProxyMesh,
+    command: &str,
+) -> anyhow::Result<Results> {
+    cluster.wait_for_leader(Duration::from_secs(30)).await?;
+    crate::bench::wait_ready(&crate::bench::gateway_client(&cluster.gateway_addr())).await?;
+
+    let recorder = Recorder::new();
+    let duration = Duration::from_secs(args.time);
+    let end = Instant::now() + duration;
+    let bar = ProgressBar::new(args.time);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} s")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("running");
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                bar.inc(1);
+            }
+        })
+    };
+    let workload = {
+        let gateway = cluster.gateway_addr();
+        let recorder = recorder.clone();
+        let options = WorkloadOptions {
+            clients: args.clients,
+            rate: args.rate,
+            duration,
+            seed,
+        };
+        tokio::spawn(async move { workload::run(&gateway, &recorder, &options).await })
+    };
+    let mut nemesis = Nemesis {
+        cluster,
+        mesh,
+        recorder: recorder.clone(),
+        rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x6e656d65),
+    };
+    nemesis
+        .run(&args.nemesis.0, Duration::from_secs_f64(args.interval), end)
+        .await;
+    workload.await.context("workload task")?;
+    ticker.abort();
+    bar.finish_and_clear();
+
+    heal_everything(nemesis.cluster, mesh)?;
+    println!("healed; waiting for the cluster to settle");
+    let settled = settle(nemesis.cluster).await;
+    if let Err(err) = &settled {
+        println!("cluster did not settle: {err:#}");
+    }
+    let final_state = FinalState::collect(
+        &nemesis.cluster.node_addrs(),
+        &nemesis.cluster.catalog_addr(),
+    )
+    .await?;
+    let events = recorder.events();
+    write_and_check(&args.out, command, &events, &final_state)
+}
+
+/// Whatever the nemesis left: every link passes, every process runs.
+fn heal_everything(cluster: &mut Cluster, mesh: &ProxyMesh) -> anyhow::Result<()> {
+    mesh.heal();
+    tokio::task::block_in_place(|| {
+        if !cluster.catalog_running() {
+            cluster.restart_catalog()?;
+        }
+        for id in cluster.node_ids() {
+            if cluster.node_running(id) {
+                let _ = cluster.resume_node(id);
+            } else {
+                cluster.restart_node(id)?;
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Waits for a leader, equal digests on every node, and no held reservation.
+async fn settle(cluster: &Cluster) -> anyhow::Result<()> {
+    let nodes = cluster.node_addrs();
+    let catalog = catalog::client::CatalogClient::with_timeout(
+        &cluster.catalog_addr(),
+        Duration::from_secs(2),
+    );
+    service_core::process::wait_until_async("a settled cluster", SETTLE_DEADLINE, || async {
+        cluster.leader().await?;
+        crate::bench::converged_digests(&nodes, Duration::from_millis(1))
+            .await
+            .ok()?;
+        let ledger = catalog.ledger().await.ok()?;
+        ledger.iter().all(|row| row.held == 0).then_some(())
+    })
+    .await
+}
+
+/// Writes history, final state, results, report and plots; prints the summary.
+fn write_and_check(
+    out: &Path,
+    command: &str,
+    events: &[history::Event],
+    final_state: &FinalState,
+) -> anyhow::Result<Results> {
+    history::write(&out.join("history.jsonl"), events)?;
+    final_state.write(&out.join("final.json"))?;
+    let results = checker::check(events, final_state)?;
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_vec_pretty(&results)?,
+    )?;
+    report::write_report(out, command, events, &results)?;
+    for line in report::anomaly_lines(&results) {
+        println!("ANOMALY {line}");
+    }
+    println!("{}", report::summary(&results));
+    println!("results in {}", out.display());
+    Ok(results)
+}
+
+/// `jepsen-like check DIR`: the checker on saved files. `Ok(true)` when valid.
+pub fn check(dir: &Path) -> anyhow::Result<bool> {
+    let events = history::load(&dir.join("history.jsonl"))?;
+    let final_state = FinalState::load(&dir.join("final.json"))?;
+    let results = checker::check(&events, &final_state)?;
+    for line in report::anomaly_lines(&results) {
+        println!("{line}");
+    }
+    println!("{}", report::summary(&results));
+    Ok(results.valid)
+}
+
+fn keep_logs(cluster_dir: &Path, out: &Path) {
+    let target = out.join("cluster-logs");
+    let _ = std::fs::create_dir_all(&target);
+    if let Ok(entries) = std::fs::read_dir(cluster_dir.join("logs")) {
+        for entry in entries.flatten() {
+            let _ = std::fs::copy(entry.path(), target.join(entry.file_name()));
+        }
+    }
+    println!("cluster logs kept in {}", target.display());
+}

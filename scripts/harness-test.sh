@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A short jepsen-like run with every nemesis, and every bench experiment in --quick mode,
+# against the debug binaries. Part of scripts/test.sh. Fails on an anomaly, a harness
+# error, a missing table or plot, or a NaN in a table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=target/debug
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+cargo build --quiet --locked --bins
+
+echo "== jepsen-like test (30 s, all nemeses)"
+if ! "$BIN/jepsen-like" test --time 30 --clients 5 --rate 50 --interval 3 \
+  --bin-dir "$BIN" --out "$OUT/test"; then
+  echo "harness-test: the jepsen-like run failed; its report:" >&2
+  cat "$OUT/test/report.md" >&2 || true
+  for log in "$OUT"/test/cluster-logs/*.log; do
+    echo "--- $log (last 30 lines)" >&2
+    tail -n 30 "$log" >&2 || true
+  done
+  exit 1
+fi
+for file in history.jsonl final.json results.json report.md latency.png rate.png; do
+  [[ -s "$OUT/test/$file" ]] || { echo "harness-test: $file missing" >&2; exit 1; }
+done
+"$BIN/jepsen-like" check "$OUT/test" >/dev/null
+
+echo "== jepsen-like bench all --quick"
+"$BIN/jepsen-like" bench all --quick --bin-dir "$BIN" --out "$OUT/bench"
+for name in load cache crash scale; do
+  for ext in md png; do
+    [[ -s "$OUT/bench/$name.$ext" ]] || { echo "harness-test: $name.$ext missing" >&2; exit 1; }
+  done
+done
+if grep -qiw nan "$OUT"/bench/*.md; then
+  echo "harness-test: NaN in a bench table" >&2
+  exit 1
+fi
+echo "harness-test: ok"
