@@ -87,6 +87,9 @@ impl Config {
         if self.election_timeout_max_ms <= self.election_timeout_min_ms {
             return Err("--election-timeout-max-ms must exceed --election-timeout-min-ms".into());
         }
+        if self.reconcile_interval.is_zero() {
+            return Err("--reconcile-interval must be positive".into());
+        }
         if self.snapshot_logs == 0 {
             return Err("--snapshot-logs must be positive".into());
         }
@@ -145,5 +148,8 @@ mod tests {
             Config::try_parse_from(["raft-node", "--id", "1", "--heartbeat-ms", "400"]).unwrap();
         assert!(bad.validate().is_err());
         assert!(Config::try_parse_from(["raft-node", "--id", "0"]).is_err());
+        let zero = Config::try_parse_from(["raft-node", "--id", "1", "--reconcile-interval", "0s"])
+            .unwrap();
+        assert!(zero.validate().is_err());
     }
 }

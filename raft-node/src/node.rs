@@ -17,6 +17,10 @@ use crate::typ::{NodeId, Raft};
 /// How long a catalog call from a node may take.
 const CATALOG_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long Raft gets to stop after the HTTP server has: with the server's grace period
+/// and the final flush, the contract's 5 s.
+const RAFT_SHUTDOWN: Duration = Duration::from_secs(1);
+
 /// Everything a request handler or background task needs; shared behind an `Arc`.
 pub struct Node {
     pub id: NodeId,
@@ -97,7 +101,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = crate::http::router(node.clone(), metrics);
     let served = server::serve(listener, router, shutdown).await;
 
-    match tokio::time::timeout(Duration::from_millis(1500), raft.shutdown()).await {
+    match tokio::time::timeout(RAFT_SHUTDOWN, raft.shutdown()).await {
         Ok(Ok(())) => tracing::info!("raft stopped"),
         Ok(Err(err)) => tracing::warn!("raft shutdown: {err}"),
         Err(_) => tracing::warn!("raft did not stop in time"),

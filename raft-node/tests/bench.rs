@@ -14,7 +14,7 @@ use common::{buy, Cluster};
 async fn failover_time() {
     let mut cluster = Cluster::start(3, &[]);
     let mut times = Vec::new();
-    for round in 0..7 {
+    for round in 0..10 {
         let old = cluster.leader().await;
         buy(&cluster.client(old), &format!("f-{round}"), "Tux", 1)
             .await

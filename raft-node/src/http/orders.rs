@@ -113,6 +113,28 @@ pub async fn create(
     Ok(Data::new(OrderCreated { order_number }))
 }
 
+/// How many heartbeat rounds a linearizable read tries before answering 503.
+const READ_QUORUM_ATTEMPTS: usize = 5;
+
+/// Confirms leadership with a quorum and waits until this node has applied everything
+/// committed before, so a read reflects every acknowledged order. One round may miss the
+/// quorum when a heartbeat is slow (a busy machine); a deposed leader is told at once.
+async fn confirm_leadership(node: &Node) -> Result<(), ApiError> {
+    use openraft::error::{CheckIsLeaderError, RaftError};
+    let mut attempt = 1;
+    loop {
+        match node.raft.ensure_linearizable().await {
+            Ok(_) => return Ok(()),
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_)))
+                if attempt < READ_QUORUM_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            Err(err) => return Err(errors::check_leader(node, err)),
+        }
+    }
+}
+
 /// Query of `GET /orders/{n}`.
 #[derive(Debug, Deserialize)]
 pub struct ReadQuery {
@@ -132,10 +154,7 @@ pub async fn read(
     match query.consistency.as_deref() {
         Some("local") => {}
         None | Some("linearizable") => {
-            node.raft
-                .ensure_linearizable()
-                .await
-                .map_err(|err| errors::check_leader(&node, err))?;
+            confirm_leadership(&node).await?;
         }
         Some(other) => {
             return Err(ApiError::bad_request(format!(

@@ -13,7 +13,9 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
+};
 
 use super::{be_key, from_be_key, sm_read_err, sm_write_err};
 use crate::api::{Digest, Order};
@@ -188,81 +190,7 @@ impl StateMachineStore {
                             CommandResult::Nothing
                         }
                         EntryPayload::Normal(command) => {
-                            let request_id = match command {
-                                Command::CreateOrder { request_id, .. } => request_id,
-                                Command::Tombstone { request_id } => request_id,
-                            };
-                            let known: Option<RequestState> =
-                                match requests.get(request_id.as_bytes())? {
-                                    Some(b) => Some(
-                                        bincode::deserialize(&b)
-                                            .map_err(|_| ConflictableTransactionError::Abort(()))?,
-                                    ),
-                                    None => None,
-                                };
-                            match (command, known) {
-                                (
-                                    Command::CreateOrder { name, quantity, .. },
-                                    Some(RequestState::Ordered(n)),
-                                ) => {
-                                    let existing: StoredOrder = match orders.get(be_key(n))? {
-                                        Some(b) => bincode::deserialize(&b)
-                                            .map_err(|_| ConflictableTransactionError::Abort(()))?,
-                                        None => {
-                                            return Err(ConflictableTransactionError::Abort(()))
-                                        }
-                                    };
-                                    if existing.name == *name && existing.quantity == *quantity {
-                                        CommandResult::Created {
-                                            number: n,
-                                            new: false,
-                                        }
-                                    } else {
-                                        CommandResult::Mismatch
-                                    }
-                                }
-                                (Command::CreateOrder { .. }, Some(RequestState::Tombstone)) => {
-                                    CommandResult::Expired
-                                }
-                                (
-                                    Command::CreateOrder {
-                                        request_id,
-                                        name,
-                                        quantity,
-                                        price,
-                                    },
-                                    None,
-                                ) => {
-                                    let number = next;
-                                    next += 1;
-                                    let order = StoredOrder {
-                                        number,
-                                        name: name.clone(),
-                                        quantity: *quantity,
-                                        request_id: request_id.clone(),
-                                        price: *price,
-                                    };
-                                    orders.insert(&be_key(number), encode(&order))?;
-                                    requests.insert(
-                                        request_id.as_bytes(),
-                                        encode(&RequestState::Ordered(number)),
-                                    )?;
-                                    CommandResult::Created { number, new: true }
-                                }
-                                (Command::Tombstone { .. }, Some(RequestState::Ordered(n))) => {
-                                    CommandResult::AlreadyOrdered { number: n }
-                                }
-                                (Command::Tombstone { .. }, Some(RequestState::Tombstone)) => {
-                                    CommandResult::Tombstoned
-                                }
-                                (Command::Tombstone { request_id }, None) => {
-                                    requests.insert(
-                                        request_id.as_bytes(),
-                                        encode(&RequestState::Tombstone),
-                                    )?;
-                                    CommandResult::Tombstoned
-                                }
-                            }
+                            apply_command(orders, requests, &mut next, command)?
                         }
                     };
                     results.push(result);
@@ -282,6 +210,77 @@ impl StateMachineStore {
     async fn flush(&self) -> Result<(), StorageError> {
         super::flush(&self.db).await.map_err(sm_write_err)
     }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
+
+fn tx_decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> TxResult<T> {
+    bincode::deserialize(bytes).map_err(|_| ConflictableTransactionError::Abort(()))
+}
+
+/// Applies one command inside the batch's transaction. `next` is the next order number.
+fn apply_command(
+    orders: &TransactionalTree,
+    requests: &TransactionalTree,
+    next: &mut u64,
+    command: &Command,
+) -> TxResult<CommandResult> {
+    let request_id = match command {
+        Command::CreateOrder { request_id, .. } | Command::Tombstone { request_id } => request_id,
+    };
+    let known: Option<RequestState> = match requests.get(request_id.as_bytes())? {
+        Some(bytes) => Some(tx_decode(&bytes)?),
+        None => None,
+    };
+    let result = match (command, known) {
+        (Command::CreateOrder { name, quantity, .. }, Some(RequestState::Ordered(number))) => {
+            let existing: StoredOrder = match orders.get(be_key(number))? {
+                Some(bytes) => tx_decode(&bytes)?,
+                // A request id pointing at no order: the store is corrupt.
+                None => return Err(ConflictableTransactionError::Abort(())),
+            };
+            if existing.name == *name && existing.quantity == *quantity {
+                CommandResult::Created { number, new: false }
+            } else {
+                CommandResult::Mismatch
+            }
+        }
+        (Command::CreateOrder { .. }, Some(RequestState::Tombstone)) => CommandResult::Expired,
+        (
+            Command::CreateOrder {
+                request_id,
+                name,
+                quantity,
+                price,
+            },
+            None,
+        ) => {
+            let number = *next;
+            *next += 1;
+            let order = StoredOrder {
+                number,
+                name: name.clone(),
+                quantity: *quantity,
+                request_id: request_id.clone(),
+                price: *price,
+            };
+            orders.insert(&be_key(number), encode(&order))?;
+            requests.insert(
+                request_id.as_bytes(),
+                encode(&RequestState::Ordered(number)),
+            )?;
+            CommandResult::Created { number, new: true }
+        }
+        (Command::Tombstone { .. }, Some(RequestState::Ordered(number))) => {
+            CommandResult::AlreadyOrdered { number }
+        }
+        (Command::Tombstone { .. }, Some(RequestState::Tombstone)) => CommandResult::Tombstoned,
+        (Command::Tombstone { request_id }, None) => {
+            requests.insert(request_id.as_bytes(), encode(&RequestState::Tombstone))?;
+            CommandResult::Tombstoned
+        }
+    };
+    Ok(result)
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
