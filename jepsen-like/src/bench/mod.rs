@@ -58,6 +58,10 @@ pub struct BenchArgs {
     /// Few requests per experiment: a smoke test (CI), not a measurement.
     #[arg(long, env = "BENCH_QUICK")]
     pub quick: bool,
+    /// The started gateway's cache (`off` measures uncached product reads; the cache
+    /// experiment switches it itself).
+    #[arg(long, env = "BENCH_CACHE", value_enum, default_value_t = gateway::config::CacheMode::On)]
+    pub cache: gateway::config::CacheMode,
     /// Binaries of the cluster to start (default: build the workspace's own).
     #[arg(long, env = "BENCH_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
@@ -74,6 +78,7 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
             cluster: None,
             out: args.out.clone(),
             quick: args.quick,
+            cache_on: args.cache == gateway::config::CacheMode::On,
         };
         return run(args.experiment, &mut ctx).await;
     }
@@ -83,6 +88,7 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         bin_dir: args.bin_dir.clone(),
         // Enough stock that no experiment runs dry.
         initial_stock: 1_000_000_000,
+        cache: args.cache == gateway::config::CacheMode::On,
         ..Default::default()
     };
     println!("starting a cluster in {}", dir.path().display());
@@ -92,6 +98,7 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         cluster: Some(&mut cluster),
         out: args.out.clone(),
         quick: args.quick,
+        cache_on: args.cache == gateway::config::CacheMode::On,
     };
     let result = run(args.experiment, &mut ctx).await;
     cluster.stop();
@@ -129,6 +136,8 @@ pub struct BenchContext<'a> {
     pub cluster: Option<&'a mut dyn ClusterControl>,
     pub out: PathBuf,
     pub quick: bool,
+    /// Whether the gateway caches (for labels; the cache experiment switches it).
+    pub cache_on: bool,
 }
 
 impl BenchContext<'_> {
