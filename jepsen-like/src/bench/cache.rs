@@ -63,6 +63,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         "queries",
         "hit ratio",
         "query mean ms",
+        "query p50 ms",
         "query p99 ms",
         "buys",
         "buy mean ms",
