@@ -108,6 +108,29 @@ async fn reads_hit_the_cache_and_changes_invalidate_it() {
     assert!(view.leader.is_some());
     assert_eq!(view.nodes.len(), 3);
     assert!(view.nodes.iter().all(|n| n.reachable));
+
+    let metrics = reqwest::get(format!("http://{}/metrics", cluster.gateway_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "gateway_cache_hits_total",
+        "gateway_cache_misses_total",
+        "gateway_invalidations_total",
+        "gateway_leader_changes_total",
+        "gateway_retries_total",
+        "gateway_http_requests_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    let hits: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gateway_cache_hits_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(hits >= 2.0, "the hits above are counted: {hits}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
