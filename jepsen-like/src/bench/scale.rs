@@ -42,10 +42,10 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             let (rate, p50, p99) = (median(&rates), median(&p50s), median(&p99s));
             table.row(vec![
                 clients.to_string(),
-                if op == Op::Buy {
-                    "buy"
-                } else {
-                    "query (cached)"
+                match (op, ctx.cache_on) {
+                    (Op::Buy, _) => "buy",
+                    (Op::Query, true) => "query (cached)",
+                    (Op::Query, false) => "query (uncached)",
                 }
                 .to_string(),
                 format!("{rate:.0}"),
