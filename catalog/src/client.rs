@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use service_core::call::{self, CallError};
+use service_core::call::{self, CallError, Endpoint};
 
 use crate::api::{
     ConfirmRequest, Hello, Invalidate, LedgerRow, PriceChange, Product, Reservation,
@@ -21,52 +21,43 @@ pub enum CatalogEvent {
 /// Talks to one catalog at `host:port`.
 #[derive(Debug, Clone)]
 pub struct CatalogClient {
-    http: reqwest::Client,
-    base: String,
+    endpoint: Endpoint,
 }
 
 impl CatalogClient {
     /// `addr` is `host:port`; `http` is shared so connections are pooled.
     pub fn new(addr: &str, http: reqwest::Client) -> Self {
         CatalogClient {
-            http,
-            base: format!("http://{addr}"),
+            endpoint: Endpoint::new(addr, http),
         }
     }
 
     /// A client with its own pool and the given per-request timeout.
     pub fn with_timeout(addr: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("static reqwest config");
-        Self::new(addr, http)
+        CatalogClient {
+            endpoint: Endpoint::with_timeout(addr, timeout),
+        }
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.endpoint.base_url()
     }
 
     pub async fn products(&self) -> Result<Vec<Product>, CallError> {
-        call::send(self.http.get(format!("{}/products", self.base))).await
+        call::send(self.endpoint.get("/products")).await
     }
 
     pub async fn product(&self, name: &str) -> Result<Product, CallError> {
-        call::send(self.http.get(self.product_url(name))).await
+        call::send(self.endpoint.get(&product_path(name))).await
     }
 
     pub async fn set_price(&self, name: &str, price: f64) -> Result<Product, CallError> {
-        let url = format!("{}/price", self.product_url(name));
-        call::send(self.http.put(url).json(&PriceChange { price })).await
+        let path = format!("{}/price", product_path(name));
+        call::send(self.endpoint.put(&path).json(&PriceChange { price })).await
     }
 
     pub async fn reserve(&self, request: &ReserveRequest) -> Result<Reservation, CallError> {
-        call::send(
-            self.http
-                .post(format!("{}/reservations", self.base))
-                .json(request),
-        )
-        .await
+        call::send(self.endpoint.post("/reservations").json(request)).await
     }
 
     pub async fn confirm(
@@ -74,31 +65,33 @@ impl CatalogClient {
         request_id: &str,
         order_number: u64,
     ) -> Result<Reservation, CallError> {
-        let url = format!("{}/confirm", self.reservation_url(request_id));
-        call::send(self.http.post(url).json(&ConfirmRequest { order_number })).await
+        let path = format!("{}/confirm", reservation_path(request_id));
+        call::send(
+            self.endpoint
+                .post(&path)
+                .json(&ConfirmRequest { order_number }),
+        )
+        .await
     }
 
     pub async fn release(&self, request_id: &str) -> Result<Reservation, CallError> {
-        let url = format!("{}/release", self.reservation_url(request_id));
-        call::send(self.http.post(url)).await
+        let path = format!("{}/release", reservation_path(request_id));
+        call::send(self.endpoint.post(&path)).await
     }
 
     /// Held reservations taken more than `older_than_ms` ago.
     pub async fn held(&self, older_than_ms: u64) -> Result<Vec<Reservation>, CallError> {
-        let url = format!(
-            "{}/reservations?state=held&older_than_ms={older_than_ms}",
-            self.base
-        );
-        call::send(self.http.get(url)).await
+        let path = format!("/reservations?state=held&older_than_ms={older_than_ms}");
+        call::send(self.endpoint.get(&path)).await
     }
 
     /// `GET /health`: `Ok` only when the catalog answers 200.
     pub async fn health(&self) -> Result<(), CallError> {
-        call::send_expecting_success(self.http.get(format!("{}/health", self.base))).await
+        call::send_expecting_success(self.endpoint.get("/health")).await
     }
 
     pub async fn ledger(&self) -> Result<Vec<LedgerRow>, CallError> {
-        call::send(self.http.get(format!("{}/ledger", self.base))).await
+        call::send(self.endpoint.get("/ledger")).await
     }
 
     /// Subscribes to `/events`. The stream ends (or yields an error) when the connection
@@ -113,7 +106,7 @@ impl CatalogClient {
         use eventsource_stream::Eventsource;
         // The event stream must not inherit a whole-request timeout.
         let response = reqwest::Client::new()
-            .get(format!("{}/events", self.base))
+            .get(self.endpoint.url("/events"))
             .send()
             .await?;
         if !response.status().is_success() {
@@ -135,14 +128,14 @@ impl CatalogClient {
             }
         }))
     }
+}
 
-    fn product_url(&self, name: &str) -> String {
-        format!("{}/products/{}", self.base, encode_segment(name))
-    }
+fn product_path(name: &str) -> String {
+    format!("/products/{}", encode_segment(name))
+}
 
-    fn reservation_url(&self, request_id: &str) -> String {
-        format!("{}/reservations/{}", self.base, encode_segment(request_id))
-    }
+fn reservation_path(request_id: &str) -> String {
+    format!("/reservations/{}", encode_segment(request_id))
 }
 
 /// How a caller answers its own client when a catalog call failed: the catalog's 4xx as

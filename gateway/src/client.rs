@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use service_core::call::{self, CallError};
+use service_core::call::{self, CallError, Endpoint};
 
 use crate::api::{
     BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER, IDEMPOTENCY_KEY_HEADER,
@@ -23,43 +23,32 @@ pub struct ProductRead {
 /// Talks to one gateway at `host:port`.
 #[derive(Debug, Clone)]
 pub struct GatewayClient {
-    http: reqwest::Client,
-    base: String,
+    endpoint: Endpoint,
 }
 
 impl GatewayClient {
-    /// `addr` is `host:port` (or a URL starting with `http://`); `http` is shared so
-    /// connections are pooled.
+    /// `addr` is `host:port` (or a URL starting with `http://`); `http` is shared so connections are pooled.
     pub fn new(addr: &str, http: reqwest::Client) -> Self {
-        let base = if addr.starts_with("http://") || addr.starts_with("https://") {
-            addr.trim_end_matches('/').to_string()
-        } else {
-            format!("http://{addr}")
-        };
-        GatewayClient { http, base }
+        GatewayClient {
+            endpoint: Endpoint::new(addr, http),
+        }
     }
 
     /// A client with its own pool and the given per-request timeout.
     pub fn with_timeout(addr: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("static reqwest config");
-        Self::new(addr, http)
+        GatewayClient {
+            endpoint: Endpoint::with_timeout(addr, timeout),
+        }
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.endpoint.base_url()
     }
 
     /// `GET /products/{name}`.
     pub async fn product(&self, name: &str) -> Result<ProductRead, CallError> {
-        let url = format!(
-            "{}/products/{}",
-            self.base,
-            catalog::client::encode_segment(name)
-        );
-        let response = self.http.get(url).send().await?;
+        let path = format!("/products/{}", catalog::client::encode_segment(name));
+        let response = self.endpoint.get(&path).send().await?;
         let cache_hit = response
             .headers()
             .get(CACHE_HEADER)
@@ -71,7 +60,7 @@ impl GatewayClient {
 
     /// `GET /products`.
     pub async fn products(&self) -> Result<Vec<Product>, CallError> {
-        call::send(self.http.get(format!("{}/products", self.base))).await
+        call::send(self.endpoint.get("/products")).await
     }
 
     /// `POST /orders`, with `key` as the `Idempotency-Key` when given.
@@ -85,7 +74,7 @@ impl GatewayClient {
             name: name.to_string(),
             quantity,
         };
-        let mut request = self.http.post(format!("{}/orders", self.base)).json(&body);
+        let mut request = self.endpoint.post("/orders").json(&body);
         if let Some(key) = key {
             request = request.header(IDEMPOTENCY_KEY_HEADER, key);
         }
@@ -94,17 +83,17 @@ impl GatewayClient {
 
     /// `GET /orders/{number}`.
     pub async fn order(&self, number: u64) -> Result<OrderView, CallError> {
-        call::send(self.http.get(format!("{}/orders/{number}", self.base))).await
+        call::send(self.endpoint.get(&format!("/orders/{number}"))).await
     }
 
     /// `GET /cluster`.
     pub async fn cluster(&self) -> Result<ClusterView, CallError> {
-        call::send(self.http.get(format!("{}/cluster", self.base))).await
+        call::send(self.endpoint.get("/cluster")).await
     }
 
     /// `GET /health`: `Ok` only on 200.
     pub async fn health(&self) -> Result<(), CallError> {
-        call::send_expecting_success(self.http.get(format!("{}/health", self.base))).await
+        call::send_expecting_success(self.endpoint.get("/health")).await
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use service_core::call::{self, CallError};
+use service_core::call::{self, CallError, Endpoint};
 
 use crate::api::{
     AddLearner, ChangeMembership, ClusterStatus, Digest, Order, OrderCreated, OrderRequest,
@@ -24,40 +24,31 @@ pub enum ReadConsistency {
 /// Talks to one raft node at `host:port`.
 #[derive(Debug, Clone)]
 pub struct NodeClient {
-    http: reqwest::Client,
-    base: String,
+    endpoint: Endpoint,
 }
 
 impl NodeClient {
     /// `addr` is `host:port`; `http` is shared so connections are pooled.
     pub fn new(addr: &str, http: reqwest::Client) -> Self {
         NodeClient {
-            http,
-            base: format!("http://{addr}"),
+            endpoint: Endpoint::new(addr, http),
         }
     }
 
     /// A client with its own pool and the given per-request timeout.
     pub fn with_timeout(addr: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("static reqwest config");
-        Self::new(addr, http)
+        NodeClient {
+            endpoint: Endpoint::with_timeout(addr, timeout),
+        }
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.endpoint.base_url()
     }
 
     /// `POST /orders` (leader only).
     pub async fn create_order(&self, request: &OrderRequest) -> Result<OrderCreated, CallError> {
-        call::send(
-            self.http
-                .post(format!("{}/orders", self.base))
-                .json(request),
-        )
-        .await
+        call::send(self.endpoint.post("/orders").json(request)).await
     }
 
     /// `GET /orders/{n}`.
@@ -66,11 +57,11 @@ impl NodeClient {
         number: u64,
         consistency: ReadConsistency,
     ) -> Result<Order, CallError> {
-        let mut url = format!("{}/orders/{number}", self.base);
+        let mut path = format!("/orders/{number}");
         if consistency == ReadConsistency::Local {
-            url.push_str("?consistency=local");
+            path.push_str("?consistency=local");
         }
-        call::send(self.http.get(url)).await
+        call::send(self.endpoint.get(&path)).await
     }
 
     /// `GET /orders?after=..&limit=..`: one page of the local state machine.
@@ -79,11 +70,11 @@ impl NodeClient {
         after: Option<u64>,
         limit: u64,
     ) -> Result<OrdersPage, CallError> {
-        let mut url = format!("{}/orders?limit={limit}", self.base);
+        let mut path = format!("/orders?limit={limit}");
         if let Some(after) = after {
-            url.push_str(&format!("&after={after}"));
+            path.push_str(&format!("&after={after}"));
         }
-        call::send(self.http.get(url)).await
+        call::send(self.endpoint.get(&path)).await
     }
 
     /// Every order of the local state machine, page by page.
@@ -100,11 +91,11 @@ impl NodeClient {
     }
 
     pub async fn status(&self) -> Result<ClusterStatus, CallError> {
-        call::send(self.http.get(format!("{}/cluster/status", self.base))).await
+        call::send(self.endpoint.get("/cluster/status")).await
     }
 
     pub async fn digest(&self) -> Result<Digest, CallError> {
-        call::send(self.http.get(format!("{}/cluster/digest", self.base))).await
+        call::send(self.endpoint.get("/cluster/digest")).await
     }
 
     pub async fn add_learner(&self, id: u64, addr: &str) -> Result<ClusterStatus, CallError> {
@@ -112,29 +103,24 @@ impl NodeClient {
             id,
             addr: addr.to_string(),
         };
-        call::send(
-            self.http
-                .post(format!("{}/cluster/learners", self.base))
-                .json(&body),
-        )
-        .await
+        call::send(self.endpoint.post("/cluster/learners").json(&body)).await
     }
 
     pub async fn change_membership(&self, voters: Vec<u64>) -> Result<ClusterStatus, CallError> {
         call::send(
-            self.http
-                .post(format!("{}/cluster/membership", self.base))
+            self.endpoint
+                .post("/cluster/membership")
                 .json(&ChangeMembership { voters }),
         )
         .await
     }
 
     pub async fn snapshot(&self) -> Result<ClusterStatus, CallError> {
-        call::send(self.http.post(format!("{}/cluster/snapshot", self.base))).await
+        call::send(self.endpoint.post("/cluster/snapshot")).await
     }
 
     pub async fn health(&self) -> Result<(), CallError> {
-        call::send_expecting_success(self.http.get(format!("{}/health", self.base))).await
+        call::send_expecting_success(self.endpoint.get("/health")).await
     }
 }
 

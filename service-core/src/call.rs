@@ -8,6 +8,65 @@ use serde::de::DeserializeOwned;
 
 use crate::envelope::{Data, ErrorBody, ErrorDetail};
 
+/// Where a service lives and the pooled HTTP client that reaches it. Every typed client
+/// (catalog, node, gateway) wraps one.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Endpoint {
+    /// `addr` is `host:port` or a URL starting with `http://`; `http` is shared so
+    /// connections are pooled.
+    pub fn new(addr: &str, http: reqwest::Client) -> Self {
+        let base = if addr.starts_with("http://") || addr.starts_with("https://") {
+            addr.trim_end_matches('/').to_string()
+        } else {
+            format!("http://{addr}")
+        };
+        Endpoint { http, base }
+    }
+
+    /// An endpoint with its own pool and the given per-request timeout.
+    pub fn with_timeout(addr: &str, timeout: std::time::Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("static reqwest config");
+        Self::new(addr, http)
+    }
+
+    /// `http://host:port`.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `http://host:port` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// `GET` of `path` (which starts with `/`).
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path))
+    }
+
+    /// `POST` to `path` (which starts with `/`).
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
+    /// `PUT` to `path` (which starts with `/`).
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.put(self.url(path))
+    }
+}
+
 /// Why a call to another service did not give data.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
