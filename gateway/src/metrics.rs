@@ -10,6 +10,7 @@ pub struct GatewayMetrics {
     pub invalidations: IntCounter,
     pub leader_changes: IntCounter,
     pub retries: IntCounter,
+    pub leader_wakeups: IntCounter,
 }
 
 impl GatewayMetrics {
@@ -37,6 +38,10 @@ impl GatewayMetrics {
             retries: counter(
                 "gateway_retries_total",
                 "Order requests sent again to the same or another node",
+            ),
+            leader_wakeups: counter(
+                "gateway_leader_wakeups_total",
+                "Order retries cut short because another request found the new leader",
             ),
         }
     }

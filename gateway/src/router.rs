@@ -5,16 +5,20 @@
 //! the same request id) is sent again until the deadline, so a failover costs the client
 //! latency but never a doubled order. Definite answers (404, 409, 422, and the node's
 //! "catalog unavailable", which commits nothing) come back at once.
+//!
+//! Requests waiting out a backoff wake as soon as any other request (or `GET /cluster`)
+//! learns the new leader, so after a failover every waiting buy goes on at once instead
+//! of sleeping out its own doubling backoff.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use raft_node::client::{leader_hint, NodeClient};
 use service_core::call::CallError;
 use service_core::ApiError;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use catalog::client::CATALOG_UNAVAILABLE;
@@ -30,7 +34,8 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct LeaderRouter {
     nodes: BTreeMap<u64, (String, NodeClient)>,
     ids_by_addr: HashMap<String, u64>,
-    leader: Mutex<Option<u64>>,
+    /// The node believed to lead; receivers wake when a leader becomes known.
+    leader: watch::Sender<Option<u64>>,
     deadline: Duration,
     metrics: GatewayMetrics,
 }
@@ -53,7 +58,7 @@ impl LeaderRouter {
                 .map(|(id, addr)| (*id, (addr.clone(), NodeClient::new(addr, http.clone()))))
                 .collect(),
             ids_by_addr: nodes.iter().map(|(id, addr)| (addr.clone(), *id)).collect(),
-            leader: Mutex::new(None),
+            leader: watch::Sender::new(None),
             deadline,
             metrics,
         }
@@ -61,16 +66,41 @@ impl LeaderRouter {
 
     /// The node believed to lead, if any.
     pub fn leader(&self) -> Option<u64> {
-        *self.leader.lock().unwrap_or_else(|e| e.into_inner())
+        *self.leader.borrow()
     }
 
     fn set_leader(&self, id: Option<u64>) {
-        let mut leader = self.leader.lock().unwrap_or_else(|e| e.into_inner());
-        if id.is_some() && *leader != id {
-            self.metrics.leader_changes.inc();
-            tracing::info!(leader = ?id, previous = ?*leader, "order leader changed");
+        self.leader.send_if_modified(|leader| {
+            if *leader == id {
+                return false;
+            }
+            if id.is_some() {
+                self.metrics.leader_changes.inc();
+                tracing::info!(leader = ?id, previous = ?*leader, "order leader changed");
+            }
+            *leader = id;
+            true
+        });
+    }
+
+    /// Sleeps `pause`, or less if a leader becomes known meanwhile; returns that leader.
+    async fn backoff(&self, pause: Duration) -> Option<u64> {
+        let mut news = self.leader.subscribe();
+        let learned = async {
+            loop {
+                // The sender lives in `self`, so `changed` cannot fail while we wait.
+                if news.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                if let Some(id) = *news.borrow_and_update() {
+                    return id;
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => None,
+            id = learned => Some(id),
         }
-        *leader = id;
     }
 
     fn next_after(&self, id: u64) -> u64 {
@@ -146,8 +176,14 @@ impl LeaderRouter {
             }
             hint_streak = 0;
             let pause = backoff.min(end.saturating_duration_since(Instant::now()));
-            tokio::time::sleep(pause).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            match self.backoff(pause).await {
+                Some(leader) => {
+                    self.metrics.leader_wakeups.inc();
+                    target = leader;
+                    backoff = FIRST_BACKOFF;
+                }
+                None => backoff = (backoff * 2).min(MAX_BACKOFF),
+            }
             if Instant::now() >= end {
                 break;
             }

@@ -1,9 +1,9 @@
 //! `LeaderRouter` against tiny fake nodes: it follows a 421's hint, moves past a node that
-//! refuses connections, never retries a definite answer, and gives up with 503 at its
-//! deadline.
+//! refuses connections, never retries a definite answer, gives up with 503 at its
+//! deadline, and wakes a backing-off request when another one finds the leader.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,8 +54,12 @@ fn router(nodes: BTreeMap<u64, String>, deadline: Duration) -> (LeaderRouter, Ga
 }
 
 async fn buy(router: &LeaderRouter) -> Result<u64, service_core::ApiError> {
+    buy_with_key(router, "key-1").await
+}
+
+async fn buy_with_key(router: &LeaderRouter, key: &str) -> Result<u64, service_core::ApiError> {
     let request = OrderRequest {
-        request_id: "key-1".into(),
+        request_id: key.into(),
         name: "Tux".into(),
         quantity: 1,
     };
@@ -127,4 +131,59 @@ async fn gives_up_with_503_no_leader_at_the_deadline() {
     assert_eq!(err.retry_after_secs, Some(1));
     assert!(hits.load(Ordering::SeqCst) >= 1);
     assert!(metrics.retries.get() >= 1, "it tried more than once");
+}
+
+/// A node mid-election: 503 "no leader" until `elected` is set, then 200 after a short
+/// delay (so a request that found the leader answers while the others are backing off).
+async fn electing_node() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let elected = Arc::new(AtomicBool::new(false));
+    let (counter, flag) = (hits.clone(), elected.clone());
+    let app = Router::new().route(
+        "/orders",
+        post(move || {
+            let (counter, flag) = (counter.clone(), flag.clone());
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if flag.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    (StatusCode::OK, Json(json!({"data": {"order_number": 5}})))
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Json(json!({"error": {"code": 503, "message": "no leader"}})),
+                    )
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, hits, elected)
+}
+
+#[tokio::test]
+async fn a_backing_off_buy_wakes_when_another_finds_the_leader() {
+    let (node, hits, elected) = electing_node().await;
+    let (router, metrics) = router([(1, node)].into(), Duration::from_secs(20));
+    let router = Arc::new(router);
+    let waiting = tokio::spawn({
+        let router = router.clone();
+        async move { buy_with_key(&router, "waiting").await }
+    });
+    // Six refusals: the waiting buy's backoff has grown to its 500 ms cap.
+    service_core::process::wait_until_async("six attempts", Duration::from_secs(10), || {
+        let n = hits.load(Ordering::SeqCst);
+        async move { (n >= 6).then_some(()) }
+    })
+    .await
+    .unwrap();
+    elected.store(true, Ordering::SeqCst);
+    assert_eq!(buy_with_key(&router, "fresh").await.unwrap(), 5);
+    assert_eq!(waiting.await.unwrap().unwrap(), 5);
+    assert!(
+        metrics.leader_wakeups.get() >= 1,
+        "the waiting buy slept out its backoff instead of waking on the new leader"
+    );
 }
