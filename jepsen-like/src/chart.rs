@@ -167,11 +167,18 @@ where
 
 /// Writes one or more line charts side by side into a PNG.
 pub fn write_lines(path: &Path, charts: &[LineChart]) -> anyhow::Result<()> {
+    write_grid(path, charts, charts.len())
+}
+
+/// Writes line charts into a PNG as a grid, `columns` panels per row, filled row by row.
+pub fn write_grid(path: &Path, charts: &[LineChart], columns: usize) -> anyhow::Result<()> {
     register_font();
-    let width = 900 * charts.len().max(1) as u32;
-    let root = BitMapBackend::new(path, (width, 560)).into_drawing_area();
+    let columns = columns.clamp(1, charts.len().max(1));
+    let rows = charts.len().div_ceil(columns).max(1);
+    let size = (900 * columns as u32, 560 * rows as u32);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("fill: {e}"))?;
-    let panels = root.split_evenly((1, charts.len().max(1)));
+    let panels = root.split_evenly((rows, columns));
     for (panel, chart) in panels.iter().zip(charts) {
         draw_lines(panel, chart)?;
     }
@@ -287,7 +294,9 @@ mod tests {
             }],
         };
         let lines = dir.join("lines.png");
-        write_lines(&lines, &[chart.clone(), chart]).unwrap();
+        write_lines(&lines, &[chart.clone(), chart.clone()]).unwrap();
+        let grid = dir.join("grid.png");
+        write_grid(&grid, &[chart.clone(), chart.clone(), chart], 2).unwrap();
         let timeline = Timeline {
             title: "t".into(),
             groups: vec![PointGroup {
@@ -301,7 +310,7 @@ mod tests {
         };
         let path = dir.join("timeline.png");
         write_timeline(&path, &timeline).unwrap();
-        for file in [lines, path] {
+        for file in [lines, grid, path] {
             let bytes = std::fs::read(&file).unwrap();
             assert_eq!(&bytes[1..4], b"PNG", "{}", file.display());
             assert!(bytes.len() > 5_000, "{} looks empty", file.display());

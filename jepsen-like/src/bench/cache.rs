@@ -1,10 +1,11 @@
 //! The lab's caching experiment: sessions that query a random toy and, with probability
-//! p, buy it. Swept over p with the gateway's cache on and off. At the end every order a
-//! session bought is read back and must match.
+//! p, buy it. Swept over p with the gateway's cache on and off, the whole sweep repeated;
+//! each figure is the median over the repeats. At the end every order a session bought is
+//! read back and must match.
 
 use std::time::Instant;
 
-use super::stats::{mean, percentile};
+use super::stats::{mean, median, percentile};
 use super::{progress, random_toy, BenchContext};
 use crate::chart::{self, LineChart, Series};
 use crate::markdown::{self as report, ms, Table};
@@ -12,14 +13,81 @@ use crate::markdown::{self as report, ms, Table};
 const SESSIONS: usize = 5;
 const PROBABILITIES: [f64; 5] = [0.0, 0.2, 0.4, 0.6, 0.8];
 
-/// One (mode, p) cell of the sweep.
+/// What one run of one (mode, p) cell of the sweep measured.
 struct Cell {
     cache_on: bool,
     p: f64,
     query_ms: Vec<f64>,
     buy_ms: Vec<f64>,
     hits: usize,
+    query_errors: usize,
+    buy_errors: usize,
+}
+
+impl Cell {
+    fn new(cache_on: bool, p: f64) -> Cell {
+        Cell {
+            cache_on,
+            p,
+            query_ms: Vec::new(),
+            buy_ms: Vec::new(),
+            hits: 0,
+            query_errors: 0,
+            buy_errors: 0,
+        }
+    }
+
+    fn absorb(&mut self, other: Cell) {
+        self.query_ms.extend(other.query_ms);
+        self.buy_ms.extend(other.buy_ms);
+        self.hits += other.hits;
+        self.query_errors += other.query_errors;
+        self.buy_errors += other.buy_errors;
+    }
+}
+
+/// The figures of one (mode, p) point: latencies are medians over the repeats' runs,
+/// counts are totals over them.
+struct Point {
+    cache_on: bool,
+    p: f64,
+    queries: usize,
+    hit_ratio: f64,
+    query_mean: f64,
+    query_p50: f64,
+    query_p99: f64,
+    buys: usize,
+    buy_mean: f64,
+    buy_p99: f64,
     errors: usize,
+}
+
+impl Point {
+    fn of(runs: &[&Cell]) -> Point {
+        let sorted = |values: &[f64]| {
+            let mut v = values.to_vec();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let per_run = |figure: &dyn Fn(&Cell) -> f64| {
+            median(&runs.iter().map(|c| figure(c)).collect::<Vec<_>>())
+        };
+        let queries: usize = runs.iter().map(|c| c.query_ms.len()).sum();
+        let hits: usize = runs.iter().map(|c| c.hits).sum();
+        Point {
+            cache_on: runs[0].cache_on,
+            p: runs[0].p,
+            queries,
+            hit_ratio: hits as f64 / queries.max(1) as f64,
+            query_mean: per_run(&|c| mean(&c.query_ms)),
+            query_p50: per_run(&|c| percentile(&sorted(&c.query_ms), 0.50)),
+            query_p99: per_run(&|c| percentile(&sorted(&c.query_ms), 0.99)),
+            buys: runs.iter().map(|c| c.buy_ms.len()).sum(),
+            buy_mean: per_run(&|c| mean(&c.buy_ms)),
+            buy_p99: per_run(&|c| percentile(&sorted(&c.buy_ms), 0.99)),
+            errors: runs.iter().map(|c| c.query_errors + c.buy_errors).sum(),
+        }
+    }
 }
 
 /// An order a session bought, to read back at the end.
@@ -29,7 +97,7 @@ struct Bought {
 }
 
 pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
-    let iterations = if ctx.quick { 10 } else { 200 };
+    let (iterations, repeats) = if ctx.quick { (10, 1) } else { (200, 3) };
     let modes: Vec<bool> = if ctx.cluster.is_some() {
         vec![true, false]
     } else {
@@ -38,16 +106,23 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     };
     let mut cells = Vec::new();
     let mut bought = Vec::new();
-    for &cache_on in &modes {
-        if let Some(cluster) = ctx.cluster.as_mut() {
-            cluster.set_gateway_cache(cache_on)?;
-            ctx.refresh_gateway();
-            super::wait_ready(&ctx.gateway).await?;
-        }
-        for p in PROBABILITIES {
-            let (cell, orders) = run_cell(ctx, cache_on, p, iterations).await?;
-            cells.push(cell);
-            bought.extend(orders);
+    for _ in 0..repeats {
+        for &cache_on in &modes {
+            if let Some(cluster) = ctx.cluster.as_mut() {
+                cluster.set_gateway_cache(cache_on)?;
+                ctx.refresh_gateway();
+                super::wait_ready(&ctx.gateway).await?;
+            }
+            for p in PROBABILITIES {
+                let (cell, orders) = run_cell(ctx, cache_on, p, iterations).await?;
+                anyhow::ensure!(
+                    cell.query_ms.len() + cell.query_errors == SESSIONS * iterations,
+                    "queries at p = {p} do not add up"
+                );
+                anyhow::ensure!(!cell.query_ms.is_empty(), "no successful query at p = {p}");
+                cells.push(cell);
+                bought.extend(orders);
+            }
         }
     }
     if let Some(cluster) = ctx.cluster.as_mut() {
@@ -57,6 +132,17 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     }
     let mismatches = read_back(ctx, &bought).await;
 
+    let mut points = Vec::new();
+    for &cache_on in &modes {
+        for p in PROBABILITIES {
+            let runs: Vec<&Cell> = cells
+                .iter()
+                .filter(|c| c.cache_on == cache_on && c.p == p)
+                .collect();
+            points.push(Point::of(&runs));
+        }
+    }
+    let optional = |v: f64| if v.is_finite() { ms(v) } else { "-".into() };
     let mut table = Table::new(&[
         "cache",
         "p",
@@ -70,38 +156,39 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         "buy p99 ms",
         "errors",
     ]);
-    for cell in &cells {
-        let mut q = cell.query_ms.clone();
-        q.sort_by(f64::total_cmp);
-        let mut b = cell.buy_ms.clone();
-        b.sort_by(f64::total_cmp);
-        anyhow::ensure!(!q.is_empty(), "no successful query at p = {}", cell.p);
+    for point in &points {
+        anyhow::ensure!(
+            [
+                point.query_mean,
+                point.query_p50,
+                point.query_p99,
+                point.hit_ratio
+            ]
+            .iter()
+            .all(|v| v.is_finite()),
+            "query figures at p = {} are not numbers",
+            point.p
+        );
         table.row(vec![
-            if cell.cache_on { "on" } else { "off" }.to_string(),
-            format!("{:.1}", cell.p),
-            q.len().to_string(),
-            format!("{:.2}", cell.hits as f64 / q.len() as f64),
-            ms(mean(&q)),
-            ms(percentile(&q, 0.50)),
-            ms(percentile(&q, 0.99)),
-            b.len().to_string(),
-            if b.is_empty() {
-                "-".into()
-            } else {
-                ms(mean(&b))
-            },
-            if b.is_empty() {
-                "-".into()
-            } else {
-                ms(percentile(&b, 0.99))
-            },
-            cell.errors.to_string(),
+            if point.cache_on { "on" } else { "off" }.to_string(),
+            format!("{:.1}", point.p),
+            point.queries.to_string(),
+            format!("{:.2}", point.hit_ratio),
+            ms(point.query_mean),
+            ms(point.query_p50),
+            ms(point.query_p99),
+            point.buys.to_string(),
+            optional(point.buy_mean),
+            optional(point.buy_p99),
+            point.errors.to_string(),
         ]);
     }
-    let savings = savings_table(&cells);
+    let savings = savings_table(&points);
     let body = format!(
         "{SESSIONS} concurrent sessions, each {iterations} iterations per p: query a random toy, \
-         then buy it with probability p. Latencies seen by the client.\n\n{}\n\
+         then buy it with probability p. The sweep ran {repeats} time(s), cache on then off \
+         each time; latencies are medians over the runs, counts are totals. Latencies seen by \
+         the client.\n\n{}\n\
          Query latency saved by the cache (mean off - mean on):\n\n{}\n\
          Read-back of {} bought orders: {} mismatches.\n",
         table.render(),
@@ -115,7 +202,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         "Cache: latency against buy probability",
         &body,
     )?;
-    write_plot(ctx, &cells)?;
+    write_plot(ctx, &points)?;
     println!("{}", table.render());
     anyhow::ensure!(
         mismatches.is_empty(),
@@ -137,14 +224,7 @@ async fn run_cell(
         let gateway = ctx.gateway.clone();
         let bar = bar.clone();
         tasks.push(tokio::spawn(async move {
-            let mut cell = Cell {
-                cache_on,
-                p,
-                query_ms: Vec::new(),
-                buy_ms: Vec::new(),
-                hits: 0,
-                errors: 0,
-            };
+            let mut cell = Cell::new(cache_on, p);
             let mut orders = Vec::new();
             for _ in 0..iterations {
                 let name = random_toy();
@@ -154,7 +234,7 @@ async fn run_cell(
                         cell.query_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
                         cell.hits += usize::from(read.cache_hit == Some(true));
                     }
-                    Err(_) => cell.errors += 1,
+                    Err(_) => cell.query_errors += 1,
                 }
                 if rand::random_bool(p) {
                     let sent = Instant::now();
@@ -166,7 +246,7 @@ async fn run_cell(
                                 name,
                             });
                         }
-                        Err(_) => cell.errors += 1,
+                        Err(_) => cell.buy_errors += 1,
                     }
                 }
                 bar.inc(1);
@@ -174,21 +254,11 @@ async fn run_cell(
             (cell, orders)
         }));
     }
-    let mut total = Cell {
-        cache_on,
-        p,
-        query_ms: Vec::new(),
-        buy_ms: Vec::new(),
-        hits: 0,
-        errors: 0,
-    };
+    let mut total = Cell::new(cache_on, p);
     let mut bought = Vec::new();
     for task in tasks {
         let (cell, orders) = task.await?;
-        total.query_ms.extend(cell.query_ms);
-        total.buy_ms.extend(cell.buy_ms);
-        total.hits += cell.hits;
-        total.errors += cell.errors;
+        total.absorb(cell);
         bought.extend(orders);
     }
     bar.finish_and_clear();
@@ -214,7 +284,7 @@ async fn read_back(ctx: &BenchContext<'_>, bought: &[Bought]) -> Vec<String> {
     mismatches
 }
 
-fn savings_table(cells: &[Cell]) -> String {
+fn savings_table(points: &[Point]) -> String {
     let mut table = Table::new(&[
         "p",
         "query mean on ms",
@@ -224,10 +294,10 @@ fn savings_table(cells: &[Cell]) -> String {
     ]);
     for p in PROBABILITIES {
         let find = |on: bool| {
-            cells
+            points
                 .iter()
                 .find(|c| c.cache_on == on && c.p == p)
-                .map(|c| mean(&c.query_ms))
+                .map(|c| c.query_mean)
         };
         if let (Some(on), Some(off)) = (find(true), find(false)) {
             table.row(vec![
@@ -242,36 +312,48 @@ fn savings_table(cells: &[Cell]) -> String {
     table.render()
 }
 
-fn write_plot(ctx: &BenchContext<'_>, cells: &[Cell]) -> anyhow::Result<()> {
-    let line = |on: bool, buys: bool| Series {
-        label: format!(
-            "{} mean, cache {}",
-            if buys { "buy" } else { "query" },
-            if on { "on" } else { "off" }
-        ),
-        points: cells
-            .iter()
-            .filter(|c| c.cache_on == on)
-            .map(|c| (c.p, mean(if buys { &c.buy_ms } else { &c.query_ms })))
-            .filter(|(_, y)| y.is_finite())
-            .collect(),
-        secondary: !on,
-        color: usize::from(buys),
-    };
+/// Four panels: query and buy latency against p, mean on top and p99 below; cache on
+/// thick, cache off thin.
+fn write_plot(ctx: &BenchContext<'_>, points: &[Point]) -> anyhow::Result<()> {
     let modes: Vec<bool> = [true, false]
         .into_iter()
-        .filter(|on| cells.iter().any(|c| c.cache_on == *on))
+        .filter(|on| points.iter().any(|c| c.cache_on == *on))
         .collect();
-    let chart = |buys: bool| LineChart {
-        title: format!(
-            "{} latency against buy probability",
-            if buys { "Buy" } else { "Query" }
-        ),
-        x_label: "buy probability p".into(),
-        y_label: "mean latency (ms)".into(),
-        log2_x: false,
-        windows: Vec::new(),
-        series: modes.iter().map(|&on| line(on, buys)).collect(),
+    let panel = |buys: bool, figure: &str, pick: fn(&Point) -> f64| {
+        let what = if buys { "buy" } else { "query" };
+        LineChart {
+            title: format!(
+                "{} {figure} latency against buy probability",
+                if buys { "Buy" } else { "Query" }
+            ),
+            x_label: "buy probability p".into(),
+            y_label: format!("{figure} latency (ms)"),
+            log2_x: false,
+            windows: Vec::new(),
+            series: modes
+                .iter()
+                .map(|&on| Series {
+                    label: format!("{what} {figure}, cache {}", if on { "on" } else { "off" }),
+                    points: points
+                        .iter()
+                        .filter(|c| c.cache_on == on)
+                        .map(|c| (c.p, pick(c)))
+                        .filter(|(_, y)| y.is_finite())
+                        .collect(),
+                    secondary: !on,
+                    color: usize::from(buys),
+                })
+                .collect(),
+        }
     };
-    chart::write_lines(&ctx.out.join("cache.png"), &[chart(false), chart(true)])
+    chart::write_grid(
+        &ctx.out.join("cache.png"),
+        &[
+            panel(false, "mean", |c| c.query_mean),
+            panel(true, "mean", |c| c.buy_mean),
+            panel(false, "p99", |c| c.query_p99),
+            panel(true, "p99", |c| c.buy_p99),
+        ],
+        2,
+    )
 }

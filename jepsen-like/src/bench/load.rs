@@ -1,10 +1,11 @@
 //! The lab's load test: 5 concurrent clients, each sending 1000 requests of one type.
-//! Types run one after the other (query, buy, read_order), so each is measured alone.
+//! Types run one after the other (query, buy, read_order), so each is measured alone; the
+//! whole test is repeated and each figure is the median over the runs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::stats::Summary;
+use super::stats::{median, Summary};
 use super::{fresh_key, progress, random_toy, BenchContext};
 use crate::chart::{self, LineChart, Series};
 use crate::markdown::{self as report, ms, Table};
@@ -37,58 +38,75 @@ struct Phase {
 }
 
 pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
-    let per_client = if ctx.quick { 20 } else { 1000 };
+    let (per_client, repeats) = if ctx.quick { (20, 1) } else { (1000, 3) };
+    const KINDS: [Kind; 3] = [Kind::Query, Kind::Buy, Kind::ReadOrder];
+    // Per kind: each run's summary, and every run's latencies pooled for the plot.
+    let mut summaries: Vec<Vec<Summary>> = vec![Vec::new(); KINDS.len()];
+    let mut pooled: Vec<Vec<f64>> = vec![Vec::new(); KINDS.len()];
+    for _ in 0..repeats {
+        let mut orders: Arc<Vec<u64>> = Arc::new(Vec::new());
+        for (index, kind) in KINDS.into_iter().enumerate() {
+            let phase = run_phase(ctx, kind, per_client, orders.clone()).await?;
+            if kind == Kind::Buy {
+                orders = Arc::new(phase.orders.clone());
+            }
+            let summary = Summary::of(&phase.latencies, phase.errors, phase.elapsed);
+            anyhow::ensure!(
+                summary.ok + summary.errors == CLIENTS * per_client,
+                "{} requests do not add up",
+                kind.name()
+            );
+            anyhow::ensure!(
+                summary.is_sane(),
+                "{} figures are not numbers: {summary:?}",
+                kind.name()
+            );
+            summaries[index].push(summary);
+            pooled[index].extend(phase.latencies);
+        }
+    }
     let mut table = Table::new(&[
         "type", "requests", "errors", "mean ms", "p50 ms", "p99 ms", "max ms", "req/s",
     ]);
     let mut series = Vec::new();
-    let mut orders: Arc<Vec<u64>> = Arc::new(Vec::new());
-    for (index, kind) in [Kind::Query, Kind::Buy, Kind::ReadOrder]
-        .into_iter()
-        .enumerate()
-    {
-        let phase = run_phase(ctx, kind, per_client, orders.clone()).await?;
-        if kind == Kind::Buy {
-            orders = Arc::new(phase.orders.clone());
-        }
-        let summary = Summary::of(&phase.latencies, phase.errors, phase.elapsed);
-        anyhow::ensure!(
-            summary.ok + summary.errors == CLIENTS * per_client,
-            "{} requests do not add up",
-            kind.name()
-        );
-        anyhow::ensure!(
-            summary.is_sane(),
-            "{} figures are not numbers: {summary:?}",
-            kind.name()
-        );
+    for (index, kind) in KINDS.into_iter().enumerate() {
+        let runs = &summaries[index];
+        let mid =
+            |figure: fn(&Summary) -> f64| median(&runs.iter().map(figure).collect::<Vec<_>>());
+        let p50 = mid(|s| s.p50_ms);
         table.row(vec![
             kind.name().to_string(),
-            (summary.ok + summary.errors).to_string(),
-            summary.errors.to_string(),
-            ms(summary.mean_ms),
-            ms(summary.p50_ms),
-            ms(summary.p99_ms),
-            ms(summary.max_ms),
-            format!("{:.0}", summary.throughput),
+            runs.iter()
+                .map(|s| s.ok + s.errors)
+                .sum::<usize>()
+                .to_string(),
+            runs.iter().map(|s| s.errors).sum::<usize>().to_string(),
+            ms(mid(|s| s.mean_ms)),
+            ms(p50),
+            ms(mid(|s| s.p99_ms)),
+            ms(mid(|s| s.max_ms)),
+            format!("{:.0}", mid(|s| s.throughput)),
         ]);
         series.push(Series {
-            label: format!("{} (p50 {:.2} ms)", kind.name(), summary.p50_ms),
-            points: cdf(&phase.latencies),
+            label: format!("{} (p50 {p50:.2} ms)", kind.name()),
+            points: cdf(&pooled[index]),
             secondary: false,
             color: index,
         });
     }
     let body = format!(
         "{CLIENTS} concurrent clients, each {per_client} requests of one type; latency of \
-         successful requests, seen by the client.\n\n{}",
+         successful requests, seen by the client. The test ran {repeats} time(s): requests and \
+         errors are totals, the other figures medians over the runs.\n\n{}",
         table.render()
     );
     report::write_markdown(&ctx.out, "load", "Load: latency per request type", &body)?;
     chart::write_lines(
         &ctx.out.join("load.png"),
         &[LineChart {
-            title: format!("Latency distribution, {CLIENTS} clients x {per_client} requests"),
+            title: format!(
+                "Latency distribution, {CLIENTS} clients x {per_client} requests x {repeats} run(s)"
+            ),
             x_label: "latency (ms, up to the 99th percentile)".into(),
             y_label: "fraction of requests at or below".into(),
             log2_x: false,

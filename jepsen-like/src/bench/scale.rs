@@ -90,34 +90,52 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             secondary: false,
             color,
         };
-    chart::write_lines(
+    // Buys and queries differ by two orders of magnitude, so each gets its own panels:
+    // throughput on top, latency below.
+    let panel = |title: &str, y_label: &str, series: Vec<Series>| LineChart {
+        title: title.to_string(),
+        x_label: "concurrent clients".into(),
+        y_label: y_label.to_string(),
+        log2_x: true,
+        windows: Vec::new(),
+        series,
+    };
+    let query_title = if ctx.cache_on {
+        "Cached queries"
+    } else {
+        "Uncached queries"
+    };
+    chart::write_grid(
         &ctx.out.join("scale.png"),
         &[
-            LineChart {
-                title: "Throughput against clients".into(),
-                x_label: "concurrent clients".into(),
-                y_label: "successful ops per second".into(),
-                log2_x: true,
-                windows: Vec::new(),
-                series: vec![
-                    series(Op::Buy, |r| r.2, "buys", 0),
-                    series(Op::Query, |r| r.2, query_label, 1),
-                ],
-            },
-            LineChart {
-                title: "Latency against clients".into(),
-                x_label: "concurrent clients".into(),
-                y_label: "latency (ms)".into(),
-                log2_x: true,
-                windows: Vec::new(),
-                series: vec![
+            panel(
+                "Buys: throughput",
+                "successful buys per second",
+                vec![series(Op::Buy, |r| r.2, "buys", 0)],
+            ),
+            panel(
+                &format!("{query_title}: throughput"),
+                "successful queries per second",
+                vec![series(Op::Query, |r| r.2, query_label, 1)],
+            ),
+            panel(
+                "Buys: latency",
+                "latency (ms)",
+                vec![
                     series(Op::Buy, |r| r.3, "buy p50", 0),
                     series(Op::Buy, |r| r.4, "buy p99", 2),
+                ],
+            ),
+            panel(
+                &format!("{query_title}: latency"),
+                "latency (ms)",
+                vec![
                     series(Op::Query, |r| r.3, "query p50", 1),
                     series(Op::Query, |r| r.4, "query p99", 3),
                 ],
-            },
+            ),
         ],
+        2,
     )?;
     println!("{}", table.render());
     Ok(())
