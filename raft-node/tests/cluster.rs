@@ -2,6 +2,10 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::response::IntoResponse;
 use common::{buy, Cluster, SETTLE};
 use raft_node::client::{leader_hint, ReadConsistency};
 use service_core::process::wait_until_async;
@@ -273,6 +277,98 @@ async fn a_stale_held_reservation_is_released_and_its_request_expires() {
             .unwrap()
             .order_number,
         0
+    );
+    assert_eq!(cluster.digest(leader).await.orders, 1);
+}
+
+/// A front for the catalog that passes every request through, except that while `refuse`
+/// is set it answers confirmations 503 itself, as if the catalog were briefly unreachable.
+fn catalog_front(catalog: &str, refuse: Arc<AtomicBool>) -> String {
+    let target = format!("http://{catalog}");
+    let http = reqwest::Client::new();
+    let forward = move |request: axum::extract::Request| {
+        let (target, http, refuse) = (target.clone(), http.clone(), refuse.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            if parts.uri.path().ends_with("/confirm") && refuse.load(Ordering::SeqCst) {
+                let body = r#"{"error":{"code":503,"message":"front refuses"}}"#;
+                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+            }
+            let body = axum::body::to_bytes(body, 1 << 20)
+                .await
+                .unwrap_or_default();
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let answer = http
+                .request(parts.method, format!("{target}{path}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match answer {
+                Ok(answer) => {
+                    let status = answer.status();
+                    let bytes = answer.bytes().await.unwrap_or_default();
+                    (status, [("content-type", "application/json")], bytes).into_response()
+                }
+                Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind front");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("front addr").to_string();
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_order_whose_confirm_failed_is_confirmed_by_the_reconciler() {
+    let refuse = Arc::new(AtomicBool::new(true));
+    let mut cluster = Cluster::start_routed(
+        3,
+        &[
+            "--reconcile-after",
+            "500ms",
+            "--reconcile-interval",
+            "200ms",
+        ],
+        &[],
+        |catalog| Some(catalog_front(catalog, refuse.clone())),
+    );
+    let leader = cluster.leader().await;
+    let client = cluster.client(leader);
+    let catalog = cluster.catalog_client();
+    // The order commits; its confirmation is refused, so the reservation stays held.
+    let created = buy(&client, "unconfirmed-1", "Tux", 2).await.unwrap();
+    let held = catalog.held(0).await.unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|r| r.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["unconfirmed-1"]
+    );
+    refuse.store(false, Ordering::SeqCst);
+    let tux = wait_until_async("the reconciler to confirm the reservation", SETTLE, || {
+        let catalog = catalog.clone();
+        async move {
+            if !catalog.held(0).await.ok()?.is_empty() {
+                return None;
+            }
+            let ledger = catalog.ledger().await.ok()?;
+            ledger.into_iter().find(|row| row.name == "Tux")
+        }
+    })
+    .await
+    .unwrap();
+    // Confirmed, not released: the stock stays sold and the order stands.
+    assert_eq!((tux.confirmed, tux.held, tux.quantity), (2, 0, 98));
+    assert_eq!(
+        buy(&client, "unconfirmed-1", "Tux", 2)
+            .await
+            .unwrap()
+            .order_number,
+        created.order_number
     );
     assert_eq!(cluster.digest(leader).await.orders, 1);
 }

@@ -68,6 +68,8 @@ pub struct Cluster {
     pub nodes: BTreeMap<u64, ServiceProcess>,
     pub addrs: BTreeMap<u64, String>,
     extra_args: Vec<String>,
+    /// Where nodes reach the catalog, when a test puts something in front of it.
+    catalog_route: Option<String>,
 }
 
 impl Cluster {
@@ -78,6 +80,17 @@ impl Cluster {
 
     /// As [`start`](Self::start), with extra catalog arguments too.
     pub fn start_with(n: u64, extra_args: &[&str], catalog_args: &[&str]) -> Cluster {
+        Self::start_routed(n, extra_args, catalog_args, |_| None)
+    }
+
+    /// As [`start_with`](Self::start_with); `route` gets the catalog's address and may
+    /// return another one for the nodes to use instead (a test's interposed front).
+    pub fn start_routed(
+        n: u64,
+        extra_args: &[&str],
+        catalog_args: &[&str],
+        route: impl FnOnce(&str) -> Option<String>,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let catalog_bin = catalog_binary();
         let catalog = ServiceProcess::start(
@@ -98,7 +111,9 @@ impl Cluster {
             nodes: BTreeMap::new(),
             addrs,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            catalog_route: None,
         };
+        cluster.catalog_route = route(&cluster.catalog.addr().to_string());
         for id in 1..=n {
             cluster.start_node(id, true);
         }
@@ -129,7 +144,9 @@ impl Cluster {
             "--peers".into(),
             self.peers(),
             "--catalog".into(),
-            self.catalog.addr().to_string(),
+            self.catalog_route
+                .clone()
+                .unwrap_or_else(|| self.catalog.addr().to_string()),
         ];
         if bootstrap {
             args.push("--bootstrap".into());
