@@ -12,11 +12,12 @@ CLUSTER=scripts/cluster.sh
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Five consecutive-ish free ports away from the defaults, so a running cluster is not disturbed.
+# Free ports away from the defaults, so a running cluster is not disturbed, and below the
+# kernel's ephemeral range (32768 and up), so no outgoing connection takes one meanwhile.
 pick_ports() {
   local base p ok
   for _ in $(seq 50); do
-    base=$((20000 + RANDOM % 30000))
+    base=$((20000 + RANDOM % 12000))
     ok=1
     for p in $base $((base + 1)) $((base + 2)) $((base + 3)) $((base + 10)) $((base + 11)); do
       port_free "$p" || ok=0

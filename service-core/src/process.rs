@@ -270,11 +270,34 @@ pub fn parse_listening(log: &str) -> Option<SocketAddr> {
 }
 
 /// A loopback port that was free a moment ago: for processes that must know each other's
-/// addresses before they start (Raft peers). Another process may take it in between, which
-/// on a test machine is rare and shows as a clear "cannot listen" failure.
+/// addresses before they start (Raft peers). It is picked at random below Linux's
+/// ephemeral range (32768 and up), because the kernel hands ports from that range to
+/// outgoing connections, which could take a port between this check and the service's
+/// own bind. Parallel tests draw different random ports, so they rarely meet; when they
+/// do, the service fails with a clear "cannot listen".
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const LOW: u64 = 15_000;
+    const SPAN: u64 = 17_000; // up to 31999
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    let seed = u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+    for _ in 0..1000 {
+        let draw = DRAWS.fetch_add(1, Ordering::Relaxed);
+        // A splitmix64 step: spreads consecutive draws over the whole span.
+        let mut x = seed.wrapping_add(draw.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 31;
+        let port = (LOW + x % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port between {LOW} and {}", LOW + SPAN - 1)
 }
 
 /// Polls `condition` every 20 ms until it returns `Some`, or fails after `deadline`.
@@ -399,10 +422,15 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_are_bindable() {
-        let port = free_port().unwrap();
-        assert_ne!(port, 0);
-        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    fn free_ports_are_bindable_and_below_the_ephemeral_range() {
+        let ports: Vec<u16> = (0..50).map(|_| free_port().unwrap()).collect();
+        assert!(
+            ports.iter().all(|p| (15_000..32_000).contains(p)),
+            "{ports:?}"
+        );
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert!(distinct.len() > 40, "draws should spread: {ports:?}");
+        std::net::TcpListener::bind(("127.0.0.1", ports[0])).unwrap();
     }
 
     #[test]

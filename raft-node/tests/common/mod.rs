@@ -15,28 +15,9 @@ use service_core::process::{wait_until_async, ProcessSpec, ServiceProcess};
 /// How long a test waits for a leader, a catch-up or a convergence.
 pub const SETTLE: Duration = Duration::from_secs(30);
 
-/// A free loopback port. Nodes need each other's addresses before any of them starts, so
-/// port 0 on the command line will not do. Ports come from below Linux's ephemeral range
-/// (32768+), where port-0 binds and outgoing connections of parallel tests cannot take
-/// them between this check and the node's own bind.
+/// A free loopback port (nodes need each other's addresses before any of them starts).
 pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = std::process::id() as u64 * 7919
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mixed =
-            (seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        let port = 15_000 + (mixed >> 33) % 15_000;
-        let port = port as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
+    service_core::process::free_port().expect("a free port")
 }
 
 /// The catalog binary next to this test's profile directory, built with `-p catalog` if
