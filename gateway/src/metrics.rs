@@ -11,6 +11,7 @@ pub struct GatewayMetrics {
     pub leader_changes: IntCounter,
     pub retries: IntCounter,
     pub leader_wakeups: IntCounter,
+    pub attempts_abandoned: IntCounter,
 }
 
 impl GatewayMetrics {
@@ -42,6 +43,10 @@ impl GatewayMetrics {
             leader_wakeups: counter(
                 "gateway_leader_wakeups_total",
                 "Order retries cut short because another request found the new leader",
+            ),
+            attempts_abandoned: counter(
+                "gateway_attempts_abandoned_total",
+                "Order attempts left unanswered because another node was found leading",
             ),
         }
     }

@@ -8,7 +8,11 @@
 //!
 //! Requests waiting out a backoff wake as soon as any other request (or `GET /cluster`)
 //! learns the new leader, so after a failover every waiting buy goes on at once instead
-//! of sleeping out its own doubling backoff.
+//! of sleeping out its own doubling backoff. An attempt that hangs (a paused or cut-off
+//! leader accepts the connection but never answers) is not waited out to its timeout:
+//! after a moment the router asks the other nodes whether one of them now leads, and if
+//! so sends the request there. Giving up on an attempt is safe for the same reason a
+//! retry is: the request id makes a second commit of the same buy impossible.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -30,12 +34,17 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
 /// How long `GET /cluster` waits for each node.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long an attempt may go unanswered before the router looks for another leader, and
+/// the least time between two such looks (one look serves every waiting request).
+const PROBE_AFTER: Duration = Duration::from_millis(300);
 
 pub struct LeaderRouter {
     nodes: BTreeMap<u64, (String, NodeClient)>,
     ids_by_addr: HashMap<String, u64>,
     /// The node believed to lead; receivers wake when a leader becomes known.
     leader: watch::Sender<Option<u64>>,
+    /// When the other nodes were last asked who leads; held while asking.
+    last_probe: tokio::sync::Mutex<Option<Instant>>,
     deadline: Duration,
     metrics: GatewayMetrics,
 }
@@ -59,6 +68,7 @@ impl LeaderRouter {
                 .collect(),
             ids_by_addr: nodes.iter().map(|(id, addr)| (addr.clone(), *id)).collect(),
             leader: watch::Sender::new(None),
+            last_probe: tokio::sync::Mutex::new(None),
             deadline,
             metrics,
         }
@@ -103,6 +113,68 @@ impl LeaderRouter {
         }
     }
 
+    /// Resolves once a node other than `stuck` is known to lead: learned by another
+    /// request, or found by asking the other nodes while the attempt at `stuck` waits.
+    async fn another_leader(&self, stuck: u64) -> u64 {
+        let mut news = self.leader.subscribe();
+        let learned = async {
+            loop {
+                if let Some(id) = *news.borrow_and_update() {
+                    if id != stuck {
+                        return id;
+                    }
+                }
+                if news.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        };
+        let probed = async {
+            loop {
+                tokio::time::sleep(PROBE_AFTER).await;
+                if let Some(id) = self.probe_for_leader(stuck).await {
+                    return id;
+                }
+            }
+        };
+        tokio::select! {
+            id = learned => id,
+            id = probed => id,
+        }
+    }
+
+    /// Asks every node but `stuck` for its Raft state; a node that says it leads (the
+    /// highest term wins) becomes the router's leader. At most one probe runs at a time
+    /// and one per `PROBE_AFTER`, however many requests wait.
+    async fn probe_for_leader(&self, stuck: u64) -> Option<u64> {
+        let mut last = self.last_probe.try_lock().ok()?;
+        if last.is_some_and(|at| at.elapsed() < PROBE_AFTER) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        let asks =
+            self.nodes
+                .iter()
+                .filter(|(id, _)| **id != stuck)
+                .map(|(id, (_, client))| async move {
+                    let status = tokio::time::timeout(PROBE_AFTER, client.status())
+                        .await
+                        .ok()?
+                        .ok()?;
+                    (status.state == "leader").then_some((status.term, *id))
+                });
+        let found = futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .max()
+            .map(|(_, id)| id);
+        if found.is_some() {
+            self.set_leader(found);
+        }
+        found
+    }
+
     fn next_after(&self, id: u64) -> u64 {
         self.nodes
             .range(id + 1..)
@@ -140,7 +212,18 @@ impl LeaderRouter {
             }
             first = false;
             let client = self.nodes[&target].1.clone();
-            let Some(result) = tokio::time::timeout_at(end, op(client)).await.ok() else {
+            let result = tokio::select! {
+                result = tokio::time::timeout_at(end, op(client)) => result.ok(),
+                leader = self.another_leader(target) => {
+                    self.metrics.attempts_abandoned.inc();
+                    tracing::debug!(node = target, leader, "left a waiting attempt for the new leader");
+                    target = leader;
+                    backoff = FIRST_BACKOFF;
+                    hint_streak = 0;
+                    continue;
+                }
+            };
+            let Some(result) = result else {
                 break;
             };
             let err = match result {

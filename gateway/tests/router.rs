@@ -1,6 +1,7 @@
 //! `LeaderRouter` against tiny fake nodes: it follows a 421's hint, moves past a node that
 //! refuses connections, never retries a definite answer, gives up with 503 at its
-//! deadline, and wakes a backing-off request when another one finds the leader.
+//! deadline, wakes a backing-off request when another one finds the leader, and leaves a
+//! hanging attempt for a node that has taken over.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,13 +9,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use gateway::metrics::GatewayMetrics;
 use gateway::router::LeaderRouter;
 use raft_node::api::OrderRequest;
 use serde_json::{json, Value};
 use service_core::Metrics;
+
+/// Serves `app` on a free loopback port; returns its address.
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
 
 /// A fake node answering every `POST /orders` with `status` and `body`; counts requests.
 async fn fake_node(status: u16, body: Value) -> (String, Arc<AtomicUsize>) {
@@ -31,10 +40,7 @@ async fn fake_node(status: u16, body: Value) -> (String, Arc<AtomicUsize>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, hits)
+    (serve(app).await, hits)
 }
 
 /// A port nothing listens on.
@@ -157,10 +163,7 @@ async fn electing_node() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, hits, elected)
+    (serve(app).await, hits, elected)
 }
 
 #[tokio::test]
@@ -186,4 +189,48 @@ async fn a_backing_off_buy_wakes_when_another_finds_the_leader() {
         metrics.leader_wakeups.get() >= 1,
         "the waiting buy slept out its backoff instead of waking on the new leader"
     );
+}
+
+/// The status body of a node that says it leads at `term`.
+fn leading(id: u64, term: u64) -> Value {
+    json!({"data": {
+        "id": id, "state": "leader", "term": term, "leader_id": id,
+        "last_log_index": 1, "last_applied": 1, "committed": 1, "snapshot_index": null,
+        "voters": [1, 2], "learners": [], "nodes": {}
+    }})
+}
+
+#[tokio::test]
+async fn a_hanging_attempt_is_left_for_a_node_that_says_it_leads() {
+    // Node 1 takes buys and status requests and never answers, like a paused leader.
+    let hung = serve(
+        Router::new()
+            .route("/orders", post(std::future::pending::<StatusCode>))
+            .route("/cluster/status", get(std::future::pending::<StatusCode>)),
+    )
+    .await;
+    // Node 2 has taken over.
+    let new_leader = serve(
+        Router::new()
+            .route(
+                "/orders",
+                post(|| async { Json(json!({"data": {"order_number": 9}})) }),
+            )
+            .route("/cluster/status", get(|| async { Json(leading(2, 5)) })),
+    )
+    .await;
+    // Attempts time out only after a minute: only leaving the hanging one finishes soon.
+    let metrics = GatewayMetrics::register(&Metrics::new("gateway"));
+    let router = LeaderRouter::new(
+        &[(1, hung), (2, new_leader)].into(),
+        Duration::from_secs(60),
+        Duration::from_secs(120),
+        metrics.clone(),
+    );
+    let bought = tokio::time::timeout(Duration::from_secs(20), buy(&router))
+        .await
+        .expect("the buy waited for the hanging node's attempt timeout");
+    assert_eq!(bought.unwrap(), 9);
+    assert_eq!(router.leader(), Some(2));
+    assert_eq!(metrics.attempts_abandoned.get(), 1);
 }
