@@ -62,14 +62,31 @@ pub fn write_report(
     events: &[Event],
     results: &Results,
 ) -> anyhow::Result<()> {
-    let mut by_f = Table::new(&["function", "ok", "fail", "info"]);
+    let mut by_f = Table::new(&[
+        "function",
+        "ok",
+        "fail",
+        "info",
+        "ok p50 ms",
+        "ok p99 ms",
+        "ok max ms",
+    ]);
     if let Some(map) = results.stats["by_function"].as_object() {
         for (f, counts) in map {
+            let latency = &results.stats["ok_latency_ms"][f];
+            let ms = |q: &str| {
+                latency[q]
+                    .as_f64()
+                    .map_or("-".to_string(), crate::markdown::ms)
+            };
             by_f.row(vec![
                 f.clone(),
                 counts["ok"].as_u64().unwrap_or(0).to_string(),
                 counts["fail"].as_u64().unwrap_or(0).to_string(),
                 counts["info"].as_u64().unwrap_or(0).to_string(),
+                ms("p50"),
+                ms("p99"),
+                ms("max"),
             ]);
         }
     }

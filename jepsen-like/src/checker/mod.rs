@@ -151,9 +151,10 @@ pub fn check(events: &[Event], final_state: &FinalState) -> anyhow::Result<Resul
     })
 }
 
-/// Counts per function and outcome, faults, orders.
+/// Counts per function and outcome, latency of the successful ones, faults, orders.
 pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
     let mut per_f: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut ok_ms: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for op in ops {
         let outcome = match op.outcome() {
             EventType::Ok => "ok",
@@ -165,7 +166,22 @@ pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
             .or_default()
             .entry(outcome)
             .or_default() += 1;
+        if outcome == "ok" {
+            let ms = op.complete_ns().saturating_sub(op.invoke_ns()) as f64 / 1e6;
+            ok_ms.entry(op.f.name()).or_default().push(ms);
+        }
     }
+    let latency: BTreeMap<&str, Value> = ok_ms
+        .into_iter()
+        .map(|(f, mut ms)| {
+            ms.sort_by(f64::total_cmp);
+            let at = |q| crate::bench::stats::percentile(&ms, q);
+            (
+                f,
+                serde_json::json!({"p50": at(0.5), "p99": at(0.99), "max": at(1.0)}),
+            )
+        })
+        .collect();
     let count = |kind: EventType| ops.iter().filter(|op| op.outcome() == kind).count();
     let faults = events
         .iter()
@@ -178,6 +194,7 @@ pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
         "fail": count(EventType::Fail),
         "info": count(EventType::Info),
         "by_function": per_f,
+        "ok_latency_ms": latency,
         "faults": faults,
         "duration_s": duration_s,
         "ops_per_s": if duration_s > 0.0 { ops.len() as f64 / duration_s } else { 0.0 },
@@ -187,3 +204,30 @@ pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+
+    #[test]
+    fn stats_count_outcomes_and_time_the_successes() {
+        let mut h = History::new();
+        h.buy_ok(0, "Tux", 1, "k1", 0);
+        h.buy_fail(1, "Uno", 1, "k2", 409);
+        h.read_ok(2, 0, "Tux", 1);
+        let state = final_state(vec![order(0, "Tux", 1, "k1")], 3);
+        let results = super::check(&h.events, &state).unwrap();
+        let stats = &results.stats;
+        assert_eq!(stats["by_function"]["buy"]["ok"], 1);
+        assert_eq!(stats["by_function"]["buy"]["fail"], 1);
+        assert_eq!(stats["by_function"]["read_order"]["ok"], 1);
+        // Fixture ops complete 1 µs after they are invoked.
+        for f in ["buy", "read_order"] {
+            for q in ["p50", "p99", "max"] {
+                let ms = stats["ok_latency_ms"][f][q].as_f64().unwrap();
+                assert!((ms - 0.001).abs() < 1e-9, "{f} {q} = {ms}");
+            }
+        }
+        assert!(stats["ok_latency_ms"].get("query").is_none());
+    }
+}
