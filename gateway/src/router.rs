@@ -143,8 +143,11 @@ impl LeaderRouter {
         }
     }
 
-    /// Asks every node but `stuck` for its Raft state; a node that says it leads (the
-    /// highest term wins) becomes the router's leader. At most one probe runs at a time
+    /// Asks every node but `stuck` for its Raft state. A node that says it leads, and
+    /// that a majority of the whole cluster names as leader among the answers, becomes
+    /// the router's leader (the highest term wins). The majority rule keeps a deposed
+    /// leader cut off in a minority, which may still believe it leads, from drawing
+    /// requests away from a leader that is merely slow. At most one probe runs at a time
     /// and one per `PROBE_AFTER`, however many requests wait.
     async fn probe_for_leader(&self, stuck: u64) -> Option<u64> {
         let mut last = self.last_probe.try_lock().ok()?;
@@ -156,19 +159,31 @@ impl LeaderRouter {
             self.nodes
                 .iter()
                 .filter(|(id, _)| **id != stuck)
-                .map(|(id, (_, client))| async move {
-                    let status = tokio::time::timeout(PROBE_AFTER, client.status())
+                .map(|(_, (_, client))| async move {
+                    tokio::time::timeout(PROBE_AFTER, client.status())
                         .await
                         .ok()?
-                        .ok()?;
-                    (status.state == "leader").then_some((status.term, *id))
+                        .ok()
                 });
-        let found = futures::future::join_all(asks)
+        let answers: Vec<_> = futures::future::join_all(asks)
             .await
             .into_iter()
             .flatten()
-            .max()
-            .map(|(_, id)| id);
+            .collect();
+        let majority = self.nodes.len() / 2 + 1;
+        let found = answers
+            .iter()
+            .filter(|status| status.state == "leader")
+            .filter(|claim| {
+                let named = answers
+                    .iter()
+                    .filter(|status| status.leader_id == Some(claim.id))
+                    .count();
+                named >= majority
+            })
+            .max_by_key(|claim| claim.term)
+            .map(|claim| claim.id)
+            .filter(|id| self.nodes.contains_key(id));
         if found.is_some() {
             self.set_leader(found);
         }

@@ -191,46 +191,87 @@ async fn a_backing_off_buy_wakes_when_another_finds_the_leader() {
     );
 }
 
-/// The status body of a node that says it leads at `term`.
-fn leading(id: u64, term: u64) -> Value {
+/// The status body of node `id` in `state` at `term`, naming `leader`.
+fn status(id: u64, state: &str, term: u64, leader: u64) -> Value {
     json!({"data": {
-        "id": id, "state": "leader", "term": term, "leader_id": id,
+        "id": id, "state": state, "term": term, "leader_id": leader,
         "last_log_index": 1, "last_applied": 1, "committed": 1, "snapshot_index": null,
-        "voters": [1, 2], "learners": [], "nodes": {}
+        "voters": [1, 2, 3], "learners": [], "nodes": {}
     }})
 }
 
-#[tokio::test]
-async fn a_hanging_attempt_is_left_for_a_node_that_says_it_leads() {
-    // Node 1 takes buys and status requests and never answers, like a paused leader.
-    let hung = serve(
+/// A node that answers buys with `order_number` and `GET /cluster/status` with `body`.
+async fn node_with_status(order_number: u64, body: Value) -> String {
+    serve(
+        Router::new()
+            .route(
+                "/orders",
+                post(move || async move { Json(json!({"data": {"order_number": order_number}})) }),
+            )
+            .route("/cluster/status", get(move || async move { Json(body) })),
+    )
+    .await
+}
+
+/// A node that takes buys and status requests and never answers, like a paused one.
+async fn silent_node() -> String {
+    serve(
         Router::new()
             .route("/orders", post(std::future::pending::<StatusCode>))
             .route("/cluster/status", get(std::future::pending::<StatusCode>)),
     )
-    .await;
-    // Node 2 has taken over.
-    let new_leader = serve(
-        Router::new()
-            .route(
-                "/orders",
-                post(|| async { Json(json!({"data": {"order_number": 9}})) }),
-            )
-            .route("/cluster/status", get(|| async { Json(leading(2, 5)) })),
-    )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_hanging_attempt_is_left_for_a_node_a_majority_names_leader() {
+    // Node 1 was the leader and went silent; nodes 2 and 3 agree that 2 leads now.
+    let nodes = [
+        (1, silent_node().await),
+        (2, node_with_status(9, status(2, "leader", 5, 2)).await),
+        (3, node_with_status(0, status(3, "follower", 5, 2)).await),
+    ];
     // Attempts time out only after a minute: only leaving the hanging one finishes soon.
     let metrics = GatewayMetrics::register(&Metrics::new("gateway"));
     let router = LeaderRouter::new(
-        &[(1, hung), (2, new_leader)].into(),
+        &nodes.into(),
         Duration::from_secs(60),
         Duration::from_secs(120),
         metrics.clone(),
     );
     let bought = tokio::time::timeout(Duration::from_secs(20), buy(&router))
         .await
-        .expect("the buy waited for the hanging node's attempt timeout");
+        .expect("the buy waited for the silent node's attempt timeout");
     assert_eq!(bought.unwrap(), 9);
     assert_eq!(router.leader(), Some(2));
     assert_eq!(metrics.attempts_abandoned.get(), 1);
+}
+
+#[tokio::test]
+async fn a_leader_claim_no_majority_backs_does_not_draw_requests() {
+    // Node 1 is the leader, slow to answer; node 2 still claims an old leadership, but
+    // node 3 names node 1. The buy must wait for node 1 rather than move to node 2.
+    let slow_leader = serve(Router::new().route(
+        "/orders",
+        post(|| async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Json(json!({"data": {"order_number": 4}}))
+        }),
+    ))
+    .await;
+    let nodes = [
+        (1, slow_leader),
+        (2, node_with_status(99, status(2, "leader", 3, 2)).await),
+        (3, node_with_status(0, status(3, "follower", 4, 1)).await),
+    ];
+    let metrics = GatewayMetrics::register(&Metrics::new("gateway"));
+    let router = LeaderRouter::new(
+        &nodes.into(),
+        Duration::from_secs(60),
+        Duration::from_secs(120),
+        metrics.clone(),
+    );
+    assert_eq!(buy(&router).await.unwrap(), 4);
+    assert_eq!(metrics.attempts_abandoned.get(), 0);
+    assert_eq!(router.leader(), Some(1));
 }
