@@ -95,21 +95,9 @@ impl LeaderRouter {
 
     /// Sleeps `pause`, or less if a leader becomes known meanwhile; returns that leader.
     async fn backoff(&self, pause: Duration) -> Option<u64> {
-        let mut news = self.leader.subscribe();
-        let learned = async {
-            loop {
-                // The sender lives in `self`, so `changed` cannot fail while we wait.
-                if news.changed().await.is_err() {
-                    return std::future::pending().await;
-                }
-                if let Some(id) = *news.borrow_and_update() {
-                    return id;
-                }
-            }
-        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => None,
-            id = learned => Some(id),
+            id = leader_news(self.leader.subscribe(), |_| true) => Some(id),
         }
     }
 
@@ -117,18 +105,8 @@ impl LeaderRouter {
     /// request, or found by asking the other nodes while the attempt at `stuck` waits.
     async fn another_leader(&self, stuck: u64) -> u64 {
         let mut news = self.leader.subscribe();
-        let learned = async {
-            loop {
-                if let Some(id) = *news.borrow_and_update() {
-                    if id != stuck {
-                        return id;
-                    }
-                }
-                if news.changed().await.is_err() {
-                    return std::future::pending().await;
-                }
-            }
-        };
+        // The leader already known counts too, not only later changes.
+        news.mark_changed();
         let probed = async {
             loop {
                 tokio::time::sleep(PROBE_AFTER).await;
@@ -138,7 +116,7 @@ impl LeaderRouter {
             }
         };
         tokio::select! {
-            id = learned => id,
+            id = leader_news(news, |id| id != stuck) => id,
             id = probed => id,
         }
     }
@@ -324,6 +302,21 @@ impl LeaderRouter {
                     last_applied: status.and_then(|s| s.last_applied),
                 })
                 .collect(),
+        }
+    }
+}
+
+/// Waits for the next change of the router's leader to a node that `wanted` accepts.
+async fn leader_news(mut news: watch::Receiver<Option<u64>>, wanted: impl Fn(u64) -> bool) -> u64 {
+    loop {
+        // The sender lives in the router, so `changed` cannot fail while anyone waits.
+        if news.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if let Some(id) = *news.borrow_and_update() {
+            if wanted(id) {
+                return id;
+            }
         }
     }
 }

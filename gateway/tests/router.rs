@@ -49,13 +49,16 @@ fn closed_port() -> String {
 }
 
 fn router(nodes: BTreeMap<u64, String>, deadline: Duration) -> (LeaderRouter, GatewayMetrics) {
+    router_with(nodes, Duration::from_millis(500), deadline)
+}
+
+fn router_with(
+    nodes: BTreeMap<u64, String>,
+    attempt_timeout: Duration,
+    deadline: Duration,
+) -> (LeaderRouter, GatewayMetrics) {
     let metrics = GatewayMetrics::register(&Metrics::new("gateway"));
-    let router = LeaderRouter::new(
-        &nodes,
-        Duration::from_millis(500),
-        deadline,
-        metrics.clone(),
-    );
+    let router = LeaderRouter::new(&nodes, attempt_timeout, deadline, metrics.clone());
     (router, metrics)
 }
 
@@ -232,12 +235,10 @@ async fn a_hanging_attempt_is_left_for_a_node_a_majority_names_leader() {
         (3, node_with_status(0, status(3, "follower", 5, 2)).await),
     ];
     // Attempts time out only after a minute: only leaving the hanging one finishes soon.
-    let metrics = GatewayMetrics::register(&Metrics::new("gateway"));
-    let router = LeaderRouter::new(
-        &nodes.into(),
+    let (router, metrics) = router_with(
+        nodes.into(),
         Duration::from_secs(60),
         Duration::from_secs(120),
-        metrics.clone(),
     );
     let bought = tokio::time::timeout(Duration::from_secs(20), buy(&router))
         .await
@@ -264,12 +265,10 @@ async fn a_leader_claim_no_majority_backs_does_not_draw_requests() {
         (2, node_with_status(99, status(2, "leader", 3, 2)).await),
         (3, node_with_status(0, status(3, "follower", 4, 1)).await),
     ];
-    let metrics = GatewayMetrics::register(&Metrics::new("gateway"));
-    let router = LeaderRouter::new(
-        &nodes.into(),
+    let (router, metrics) = router_with(
+        nodes.into(),
         Duration::from_secs(60),
         Duration::from_secs(120),
-        metrics.clone(),
     );
     assert_eq!(buy(&router).await.unwrap(), 4);
     assert_eq!(metrics.attempts_abandoned.get(), 0);
