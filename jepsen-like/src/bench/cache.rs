@@ -3,9 +3,9 @@
 //! each figure is the median over the repeats. At the end every order a session bought is
 //! read back and must match.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::stats::{mean, median, percentile};
+use super::stats::{median_by, Summary};
 use super::{progress, random_toy, BenchContext};
 use crate::chart::{self, LineChart, Series};
 use crate::markdown::{self as report, ms, Table};
@@ -64,14 +64,15 @@ struct Point {
 
 impl Point {
     fn of(runs: &[&Cell]) -> Point {
-        let sorted = |values: &[f64]| {
-            let mut v = values.to_vec();
-            v.sort_by(f64::total_cmp);
-            v
-        };
-        let per_run = |figure: &dyn Fn(&Cell) -> f64| {
-            median(&runs.iter().map(|c| figure(c)).collect::<Vec<_>>())
-        };
+        // Wall time plays no part here; only the latency figures of each run are used.
+        let queries_run: Vec<Summary> = runs
+            .iter()
+            .map(|c| Summary::of(&c.query_ms, c.query_errors, Duration::ZERO))
+            .collect();
+        let buys_run: Vec<Summary> = runs
+            .iter()
+            .map(|c| Summary::of(&c.buy_ms, c.buy_errors, Duration::ZERO))
+            .collect();
         let queries: usize = runs.iter().map(|c| c.query_ms.len()).sum();
         let hits: usize = runs.iter().map(|c| c.hits).sum();
         Point {
@@ -79,12 +80,12 @@ impl Point {
             p: runs[0].p,
             queries,
             hit_ratio: hits as f64 / queries.max(1) as f64,
-            query_mean: per_run(&|c| mean(&c.query_ms)),
-            query_p50: per_run(&|c| percentile(&sorted(&c.query_ms), 0.50)),
-            query_p99: per_run(&|c| percentile(&sorted(&c.query_ms), 0.99)),
+            query_mean: median_by(&queries_run, |s| s.mean_ms),
+            query_p50: median_by(&queries_run, |s| s.p50_ms),
+            query_p99: median_by(&queries_run, |s| s.p99_ms),
             buys: runs.iter().map(|c| c.buy_ms.len()).sum(),
-            buy_mean: per_run(&|c| mean(&c.buy_ms)),
-            buy_p99: per_run(&|c| percentile(&sorted(&c.buy_ms), 0.99)),
+            buy_mean: median_by(&buys_run, |s| s.mean_ms),
+            buy_p99: median_by(&buys_run, |s| s.p99_ms),
             errors: runs.iter().map(|c| c.query_errors + c.buy_errors).sum(),
         }
     }

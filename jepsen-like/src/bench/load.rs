@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::stats::{median, Summary};
+use super::stats::{median_by, Summary};
 use super::{fresh_key, progress, random_toy, BenchContext};
 use crate::chart::{self, LineChart, Series};
 use crate::markdown::{self as report, ms, Table};
@@ -71,8 +71,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let mut series = Vec::new();
     for (index, kind) in KINDS.into_iter().enumerate() {
         let runs = &summaries[index];
-        let mid =
-            |figure: fn(&Summary) -> f64| median(&runs.iter().map(figure).collect::<Vec<_>>());
+        let mid = |figure: fn(&Summary) -> f64| median_by(runs, figure);
         let p50 = mid(|s| s.p50_ms);
         table.row(vec![
             kind.name().to_string(),

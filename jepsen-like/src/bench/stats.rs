@@ -63,6 +63,11 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// The median of one figure over the summaries of repeated runs.
+pub fn median_by(runs: &[Summary], figure: impl Fn(&Summary) -> f64) -> f64 {
+    median(&runs.iter().map(figure).collect::<Vec<_>>())
+}
+
 /// The median of repeated measurements.
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -83,6 +88,11 @@ mod tests {
         assert_eq!(percentile(&[7.0], 0.99), 7.0);
         assert!(percentile(&[], 0.5).is_nan());
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        let runs: Vec<Summary> = [[1.0, 9.0], [5.0, 7.0], [2.0, 4.0]]
+            .iter()
+            .map(|l| Summary::of(l, 0, Duration::from_secs(1)))
+            .collect();
+        assert_eq!(median_by(&runs, |s| s.mean_ms), 5.0);
     }
 
     #[test]
