@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog::api::ReserveRequest;
-use catalog::client::CatalogClient;
 use service_core::process::{workspace_binary, ProcessSpec, ServiceProcess};
+use toystore_api::catalog::CatalogClient;
+use toystore_api::catalog::ReserveRequest;
 
 const ROUNDS: usize = 3;
 const ROUND_TIME: Duration = Duration::from_secs(3);

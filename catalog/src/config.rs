@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use service_core::flags::positive_duration;
 use service_core::telemetry::LogFormat;
 
 /// The toystore catalog: products, stock and reservations.
@@ -30,20 +31,12 @@ pub struct Config {
 
     /// How often sold-out toys are restocked (e.g. `10s`, `500ms`).
     #[arg(long, env = "CATALOG_RESTOCK_INTERVAL", default_value = "10s",
-          value_parser = parse_interval)]
+          value_parser = positive_duration)]
     pub restock_interval: Duration,
 
     /// Log format on stderr.
     #[arg(long, env = "CATALOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if interval.is_zero() {
-        return Err("must be above zero".to_string());
-    }
-    Ok(interval)
 }
 
 #[cfg(test)]

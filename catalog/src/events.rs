@@ -17,7 +17,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Hello, Invalidate, EVENT_HELLO, EVENT_INVALIDATE};
+use toystore_api::catalog::{Hello, Invalidate, EVENT_HELLO, EVENT_INVALIDATE};
 
 /// Keep-alive comments, within the contract's 5 s.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(2);

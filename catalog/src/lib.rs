@@ -1,7 +1,5 @@
 //! The toystore catalog: owns products and stock.
 //!
-//! - [`api`]: wire types, imported by the raft node and the gateway.
-//! - [`client`]: a typed client of this service.
 //! - [`config`]: the command line.
 //! - [`store`]: products, ledger counters and reservations in sled.
 //! - [`events`]: the `/events` stream of invalidations.
@@ -9,8 +7,6 @@
 //! - [`http`]: the routes and handlers.
 //! - [`metrics`]: the catalog's own Prometheus figures.
 
-pub mod api;
-pub mod client;
 pub mod config;
 pub mod events;
 pub mod http;

@@ -4,13 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use catalog::client::{CatalogClient, CatalogEvent};
 use common::Catalog;
 use futures::StreamExt;
+use toystore_api::catalog::{CatalogClient, CatalogEvent};
 
 async fn next_event(
-    stream: &mut (impl futures::Stream<Item = Result<CatalogEvent, service_core::call::CallError>>
-              + Unpin),
+    stream: &mut (impl futures::Stream<Item = Result<CatalogEvent, toystore_api::CallError>> + Unpin),
 ) -> CatalogEvent {
     tokio::time::timeout(Duration::from_secs(10), stream.next())
         .await
@@ -73,7 +72,7 @@ async fn sold_out_toys_are_restocked_and_announced() {
     let mut seen = Vec::new();
     while !seen
         .iter()
-        .any(|c: &catalog::api::Invalidate| c.quantity == 5)
+        .any(|c: &toystore_api::catalog::Invalidate| c.quantity == 5)
     {
         if let CatalogEvent::Invalidate(change) = next_event(&mut events).await {
             assert_eq!(change.name, "Sand");

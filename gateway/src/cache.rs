@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use catalog::api::Product;
+use toystore_api::catalog::Product;
 
 /// Proof that a read looked at the generations before fetching.
 #[derive(Debug, Clone, Copy)]

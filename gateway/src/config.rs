@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use raft_node::config::{parse_peers, Peers};
+use service_core::flags::{parse_peers, positive_duration, Peers};
 use service_core::telemetry::LogFormat;
 
 /// Whether product reads are cached.
@@ -39,11 +39,11 @@ pub struct Config {
     pub cache_capacity: u64,
 
     /// How long a buy or an order read may keep retrying across nodes before 503 (e.g. `10s`).
-    #[arg(long, env = "GATEWAY_DEADLINE", default_value = "10s", value_parser = parse_positive)]
+    #[arg(long, env = "GATEWAY_DEADLINE", default_value = "10s", value_parser = positive_duration)]
     pub deadline: Duration,
 
     /// Timeout of one attempt at one node (e.g. `3s`).
-    #[arg(long, env = "GATEWAY_REQUEST_TIMEOUT", default_value = "3s", value_parser = parse_positive)]
+    #[arg(long, env = "GATEWAY_REQUEST_TIMEOUT", default_value = "3s", value_parser = positive_duration)]
     pub request_timeout: Duration,
 
     /// Log format on stderr.
@@ -57,14 +57,6 @@ fn parse_nodes(text: &str) -> Result<Peers, String> {
         return Err("at least one node is needed".to_string());
     }
     Ok(nodes)
-}
-
-fn parse_positive(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if duration.is_zero() {
-        return Err("must be above zero".to_string());
-    }
-    Ok(duration)
 }
 
 #[cfg(test)]

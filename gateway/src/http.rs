@@ -8,13 +8,14 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use catalog::client::CatalogClient;
-use raft_node::api::OrderRequest;
-use raft_node::client::ReadConsistency;
 use service_core::{validate, ApiError, Data, JsonBody, Metrics, PathParams};
+use toystore_api::catalog::CatalogClient;
+use toystore_api::gateway::{
+    BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER, IDEMPOTENCY_KEY_HEADER,
+};
+use toystore_api::node::{OrderRequest, ReadConsistency};
+use toystore_api::ErrorKind;
 
-use crate::api::IDEMPOTENCY_KEY_HEADER;
-use crate::api::{BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER};
 use crate::cache::ProductCache;
 use crate::metrics::GatewayMetrics;
 use crate::router::LeaderRouter;
@@ -45,7 +46,7 @@ async fn products(State(state): State<AppState>) -> Result<Data<Vec<Product>>, A
         .catalog
         .products()
         .await
-        .map_err(catalog::client::passthrough_error)?;
+        .map_err(ApiError::catalog_failure)?;
     products.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Data::new(products))
 }
@@ -65,7 +66,7 @@ async fn product(
         .catalog
         .product(&name)
         .await
-        .map_err(catalog::client::passthrough_error)?;
+        .map_err(ApiError::catalog_failure)?;
     state.cache.insert(product.clone(), ticket);
     Ok(with_cache_header(Data::new(product), "miss"))
 }
@@ -143,10 +144,10 @@ async fn cluster(State(state): State<AppState>) -> Data<ClusterView> {
 /// 200 when the catalog answers and some node leads; 503 naming what is missing.
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     if state.catalog.health().await.is_err() {
-        return Err(ApiError::unavailable("catalog unavailable"));
+        return Err(ApiError::kind(ErrorKind::CatalogUnavailable));
     }
     if state.router.leader().is_none() && state.router.cluster_view().await.leader.is_none() {
-        return Err(ApiError::unavailable("no leader"));
+        return Err(ApiError::kind(ErrorKind::NoLeader));
     }
     Ok(Json(serde_json::json!({"status": "ok"})))
 }

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use catalog::client::{CatalogClient, CatalogEvent};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
+use toystore_api::catalog::{CatalogClient, CatalogEvent};
 
 use crate::cache::ProductCache;
 use crate::metrics::GatewayMetrics;

@@ -1,8 +1,6 @@
 //! The toystore gateway: the public REST API, a product cache invalidated by the
 //! catalog's event stream, and buys routed to the Raft leader with failover.
 //!
-//! - [`api`]: the public wire types.
-//! - [`client`]: a typed client of the public API (harness, benchmarks, tests).
 //! - [`config`]: the command line.
 //! - [`cache`]: the product cache and its guard against stale inserts.
 //! - [`invalidation`]: the subscription to the catalog's `/events`.
@@ -10,9 +8,7 @@
 //! - [`http`]: the routes and handlers.
 //! - [`metrics`]: the gateway's own Prometheus figures.
 
-pub mod api;
 pub mod cache;
-pub mod client;
 pub mod config;
 pub mod http;
 pub mod invalidation;
@@ -22,8 +18,8 @@ pub mod router;
 use std::sync::Arc;
 use std::time::Duration;
 
-use catalog::client::CatalogClient;
 use service_core::{server, Metrics};
+use toystore_api::catalog::CatalogClient;
 
 use crate::cache::ProductCache;
 use crate::config::{CacheMode, Config};

@@ -18,16 +18,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use raft_node::client::{leader_hint, NodeClient};
-use service_core::call::CallError;
 use service_core::ApiError;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use toystore_api::gateway::{ClusterView, NodeView};
+use toystore_api::node::{leader_hint, NodeClient, Role};
+use toystore_api::{CallError, ErrorKind};
 
-use catalog::client::CATALOG_UNAVAILABLE;
-
-use crate::api::{ClusterView, NodeView};
 use crate::metrics::GatewayMetrics;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(20);
@@ -151,7 +148,7 @@ impl LeaderRouter {
         let majority = self.nodes.len() / 2 + 1;
         let found = answers
             .iter()
-            .filter(|status| status.state == "leader")
+            .filter(|status| status.state == Role::Leader)
             .filter(|claim| {
                 let named = answers
                     .iter()
@@ -264,7 +261,7 @@ impl LeaderRouter {
                 break;
             }
         }
-        Err(ApiError::unavailable("no leader").with_retry_after(1))
+        Err(ApiError::kind(ErrorKind::NoLeader))
     }
 
     /// Every node's view of the cluster, asked concurrently.
@@ -279,7 +276,7 @@ impl LeaderRouter {
         let answers = futures::future::join_all(asks).await;
         let leader = answers
             .iter()
-            .filter(|(_, _, s)| matches!(s, Some(s) if s.state == "leader"))
+            .filter(|(_, _, s)| matches!(s, Some(s) if s.state == Role::Leader))
             .max_by_key(|(_, _, s)| s.as_ref().map(|s| s.term))
             .map(|(id, _, _)| *id);
         let term = answers
@@ -298,7 +295,7 @@ impl LeaderRouter {
                     id,
                     addr,
                     reachable: status.is_some(),
-                    state: status.as_ref().map(|s| s.state.clone()),
+                    state: status.as_ref().map(|s| s.state),
                     last_applied: status.and_then(|s| s.last_applied),
                 })
                 .collect(),
@@ -326,14 +323,10 @@ fn definite(err: &CallError) -> Option<ApiError> {
     let CallError::Status { status, detail } = err else {
         return None;
     };
-    let passes = status.is_client_error()
-        || (*status == StatusCode::SERVICE_UNAVAILABLE && detail.message == CATALOG_UNAVAILABLE);
-    if !passes {
-        return None;
+    if detail.kind() == Some(ErrorKind::CatalogUnavailable) {
+        return Some(ApiError::kind(ErrorKind::CatalogUnavailable));
     }
-    let mut answer = ApiError::new(*status, detail.message.clone());
-    if *status == StatusCode::SERVICE_UNAVAILABLE {
-        answer = answer.with_retry_after(1);
-    }
-    Some(answer)
+    status
+        .is_client_error()
+        .then(|| ApiError::new(*status, detail.message.clone()))
 }

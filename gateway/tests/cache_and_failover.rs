@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use catalog::client::CatalogClient;
-use gateway::client::GatewayClient;
 use jepsen_like::cluster::{Cluster, ClusterOptions};
-use raft_node::client::NodeClient;
 use service_core::process::wait_until_async;
+use toystore_api::catalog::CatalogClient;
+use toystore_api::gateway::GatewayClient;
+use toystore_api::node::NodeClient;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -45,7 +45,7 @@ async fn ready(gateway: &GatewayClient) {
 }
 
 /// Waits until the gateway has subscribed to the catalog's events (a read is a hit).
-async fn cache_hit(gateway: &GatewayClient, name: &str) -> catalog::api::Product {
+async fn cache_hit(gateway: &GatewayClient, name: &str) -> toystore_api::catalog::Product {
     wait_until_async("a cache hit", DEADLINE, || async {
         let read = gateway.product(name).await.ok()?;
         (read.cache_hit == Some(true)).then_some(read.product)

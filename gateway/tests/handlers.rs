@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use catalog::client::CatalogClient;
 use gateway::cache::ProductCache;
 use gateway::http::{router, AppState};
 use gateway::metrics::GatewayMetrics;
@@ -17,6 +16,7 @@ use gateway::router::LeaderRouter;
 use proptest::prelude::*;
 use service_core::Metrics;
 use tower::ServiceExt;
+use toystore_api::catalog::CatalogClient;
 
 /// A gateway whose catalog and nodes are closed ports: anything that reaches them is 503.
 fn app() -> Router {

@@ -13,9 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gateway::metrics::GatewayMetrics;
 use gateway::router::LeaderRouter;
-use raft_node::api::OrderRequest;
 use serde_json::{json, Value};
 use service_core::Metrics;
+use toystore_api::node::OrderRequest;
 
 /// Serves `app` on a free loopback port; returns its address.
 async fn serve(app: Router) -> String {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use raft_node::client::NodeClient;
 use service_core::process::{free_port, workspace_binary, ProcessSpec, ServiceProcess};
+use toystore_api::node::{NodeClient, Role};
 
 /// How to start a cluster.
 #[derive(Debug, Clone)]
@@ -248,7 +248,7 @@ impl Cluster {
     pub async fn leader(&self) -> Option<u64> {
         for (id, addr) in self.node_addrs() {
             let client = NodeClient::with_timeout(&addr, Duration::from_millis(500));
-            if matches!(client.status().await, Ok(s) if s.state == "leader") {
+            if matches!(client.status().await, Ok(s) if s.state == Role::Leader) {
                 return Some(id);
             }
         }

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use catalog::api::LedgerRow;
-use catalog::client::CatalogClient;
-use raft_node::api::Order;
-use raft_node::client::NodeClient;
 use serde::{Deserialize, Serialize};
+use toystore_api::catalog::CatalogClient;
+use toystore_api::catalog::LedgerRow;
+use toystore_api::node::NodeClient;
+use toystore_api::node::Order;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FinalState {

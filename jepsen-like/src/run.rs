@@ -199,7 +199,7 @@ fn heal_everything(cluster: &mut Cluster, mesh: &ProxyMesh) -> anyhow::Result<()
 /// Waits for a leader, equal digests on every node, and no held reservation.
 async fn settle(cluster: &Cluster) -> anyhow::Result<()> {
     let nodes = cluster.node_addrs();
-    let catalog = catalog::client::CatalogClient::with_timeout(
+    let catalog = toystore_api::catalog::CatalogClient::with_timeout(
         &cluster.catalog_addr(),
         Duration::from_secs(2),
     );

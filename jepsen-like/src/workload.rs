@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::client::GatewayClient;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use service_core::call::CallError;
 use tokio::time::Instant;
+use toystore_api::gateway::GatewayClient;
+use toystore_api::CallError;
 
 use crate::bench::TOYS;
 use crate::history::{EventType, Function, Recorder};
@@ -212,7 +212,7 @@ fn classify(err: &CallError, definite: &[u16]) -> (EventType, serde_json::Value)
 mod tests {
     use super::*;
     use reqwest::StatusCode;
-    use service_core::ErrorDetail;
+    use toystore_api::ErrorDetail;
 
     fn status(code: u16) -> CallError {
         CallError::Status {

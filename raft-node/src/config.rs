@@ -1,10 +1,10 @@
 //! Command-line and environment configuration of a node.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use service_core::flags::{parse_peers, Peers};
 use service_core::telemetry::LogFormat;
 
 use crate::typ::NodeId;
@@ -100,45 +100,9 @@ impl Config {
     }
 }
 
-/// `id -> host:port` from `--peers`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Peers(pub BTreeMap<NodeId, String>);
-
-/// Parses `1=127.0.0.1:10010,2=127.0.0.1:10011`; empty means none.
-pub fn parse_peers(text: &str) -> Result<Peers, String> {
-    let mut peers = BTreeMap::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (id, addr) = part
-            .split_once('=')
-            .ok_or_else(|| format!("peer `{part}` is not id=host:port"))?;
-        let id: NodeId = id
-            .trim()
-            .parse()
-            .map_err(|_| format!("peer id `{id}` is not a positive integer"))?;
-        let addr = addr.trim();
-        if id == 0 || !addr.contains(':') {
-            return Err(format!("peer `{part}` is not id=host:port with id > 0"));
-        }
-        if peers.insert(id, addr.to_string()).is_some() {
-            return Err(format!("peer id {id} given twice"));
-        }
-    }
-    Ok(Peers(peers))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn peers_parse_and_reject_nonsense() {
-        let peers = parse_peers("1=127.0.0.1:10010, 2=127.0.0.1:10011").unwrap();
-        assert_eq!(peers.0[&2], "127.0.0.1:10011");
-        assert_eq!(parse_peers("").unwrap().0.len(), 0);
-        for bad in ["1", "x=a:1", "0=a:1", "1=a:1,1=b:2", "1=nohost"] {
-            assert!(parse_peers(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn timings_must_be_ordered() {

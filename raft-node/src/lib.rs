@@ -1,8 +1,6 @@
 //! The toystore order service: replicas of an order log kept consistent by Raft (openraft),
 //! each persisting log, vote and state machine in sled.
 //!
-//! - [`api`]: the wire types the gateway and the harness import.
-//! - [`client`]: a typed client of one node (no routing), for the gateway and the harness.
 //! - [`config`]: command-line flags and their environment variables.
 //! - [`typ`]: the Raft type configuration: log commands and their results.
 //! - [`store`]: the sled-backed Raft log and order state machine.
@@ -12,8 +10,6 @@
 //! - [`raft_metrics`]: Raft gauges and commit latency for `/metrics`.
 //! - [`node`]: wiring it together and running until a signal.
 
-pub mod api;
-pub mod client;
 pub mod config;
 pub mod http;
 pub mod network;

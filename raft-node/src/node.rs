@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use catalog::client::CatalogClient;
 use service_core::{server, Metrics};
+use toystore_api::catalog::CatalogClient;
 
 use crate::config::Config;
 use crate::network::HttpNetwork;

@@ -5,8 +5,8 @@
 //! than an order), then release it. A tombstone that loses the race to the order comes
 //! back as `AlreadyOrdered`, and the reservation is confirmed instead.
 
-use catalog::api::Reservation;
 use tokio_util::sync::CancellationToken;
+use toystore_api::catalog::Reservation;
 
 use crate::http::orders::commit;
 use crate::node::{Node, SharedNode};

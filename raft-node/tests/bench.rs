@@ -35,7 +35,7 @@ async fn failover_time() {
             let mut found = false;
             for client in &others {
                 if let Ok(status) = client.status().await {
-                    if status.state == "leader" {
+                    if status.state == toystore_api::node::Role::Leader {
                         found = true;
                     }
                 }

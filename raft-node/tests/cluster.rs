@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use axum::response::IntoResponse;
 use common::{buy, Cluster, SETTLE};
-use raft_node::client::{leader_hint, ReadConsistency};
 use service_core::process::wait_until_async;
+use toystore_api::node::{leader_hint, ReadConsistency};
 
-fn status_of(err: &service_core::call::CallError) -> u16 {
+fn status_of(err: &toystore_api::CallError) -> u16 {
     err.status().map(|s| s.as_u16()).unwrap_or(0)
 }
 
@@ -248,7 +248,7 @@ async fn a_stale_held_reservation_is_released_and_its_request_expires() {
     let catalog = cluster.catalog_client();
     // A reservation whose order never reaches Raft, as if the leader died after reserving.
     catalog
-        .reserve(&catalog::api::ReserveRequest {
+        .reserve(&toystore_api::catalog::ReserveRequest {
             request_id: "orphan-1".into(),
             name: "Clue".into(),
             quantity: 3,
@@ -390,7 +390,8 @@ async fn a_paused_old_leader_serves_no_stale_read_after_it_resumes() {
         async move {
             for (id, client) in clients {
                 let status = client.status().await.ok()?;
-                if status.state == "leader" && status.leader_id == Some(id) {
+                if status.state == toystore_api::node::Role::Leader && status.leader_id == Some(id)
+                {
                     return Some(id);
                 }
             }

@@ -1,47 +1,13 @@
-//! The response envelope of section 2 of the contract.
-//!
-//! Success is `200 {"data": ...}`; an error carries its HTTP status in the body too:
-//! `{"error": {"code": 404, "message": "product not found"}}`, optionally with extra
-//! fields beside `code` and `message` (the raft node's leader hint uses that).
+//! [`ApiError`]: how a handler answers an error, as the contract's section 2 envelope
+//! `{"error": {"code": 404, "message": "product not found"}}` with the status in the body
+//! too, optionally with extra fields beside `code` and `message` (the raft node's leader
+//! hint uses that) and a `Retry-After` header.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-/// A successful answer: serialises as `{"data": T}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Data<T> {
-    pub data: T,
-}
-
-impl<T> Data<T> {
-    pub fn new(data: T) -> Self {
-        Data { data }
-    }
-}
-
-impl<T: Serialize> IntoResponse for Data<T> {
-    fn into_response(self) -> Response {
-        Json(self).into_response()
-    }
-}
-
-/// The body of every error answer, as clients decode it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// `code` and `message`, plus whatever extra fields the service adds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ErrorDetail {
-    pub code: u16,
-    pub message: String,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
+use toystore_api::{CallError, ErrorBody, ErrorDetail, ErrorKind};
 
 /// An error answer: a status, a message, and optional extra fields and headers.
 #[derive(Debug, Clone)]
@@ -59,6 +25,32 @@ impl ApiError {
             message: message.into(),
             extra: Map::new(),
             retry_after_secs: None,
+        }
+    }
+
+    /// One of the contract's named errors; a 503 among them asks to retry after 1 s.
+    pub fn kind(kind: ErrorKind) -> Self {
+        let status = StatusCode::from_u16(kind.status()).expect("contract statuses are valid");
+        let error = Self::new(status, kind.message());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            error.with_retry_after(1)
+        } else {
+            error
+        }
+    }
+
+    /// How a caller answers its own client when a catalog call failed: the catalog's 4xx
+    /// as they are (404 product not found, 409 out of stock, ...), anything else as 503
+    /// `catalog unavailable`. The raft node's buy path and the gateway's reads share it.
+    pub fn catalog_failure(err: CallError) -> Self {
+        match err {
+            CallError::Status { status, detail } if status.is_client_error() => {
+                Self::new(status, detail.message)
+            }
+            other => {
+                tracing::warn!("catalog call failed: {other}");
+                Self::kind(ErrorKind::CatalogUnavailable)
+            }
         }
     }
 
@@ -151,10 +143,32 @@ mod tests {
 
     #[test]
     fn retry_after_becomes_a_header() {
-        let response = ApiError::unavailable("no leader")
-            .with_retry_after(1)
-            .into_response();
+        let response = ApiError::kind(ErrorKind::NoLeader).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()["retry-after"], "1");
+    }
+
+    #[test]
+    fn catalog_client_errors_pass_and_the_rest_is_unavailable() {
+        let detail = ErrorDetail {
+            code: 409,
+            message: "out of stock".into(),
+            extra: Map::new(),
+        };
+        let passed = ApiError::catalog_failure(CallError::Status {
+            status: StatusCode::CONFLICT,
+            detail,
+        });
+        assert_eq!(passed.status, StatusCode::CONFLICT);
+        assert_eq!(passed.message, "out of stock");
+        let down = ApiError::catalog_failure(CallError::Unreachable {
+            connect: true,
+            reason: "refused".into(),
+        });
+        assert_eq!(
+            down.body().error.kind(),
+            Some(ErrorKind::CatalogUnavailable)
+        );
+        assert_eq!(down.retry_after_secs, Some(1));
     }
 }

@@ -5,7 +5,7 @@ use service_core::validate;
 use service_core::{ApiError, Data, JsonBody, PathParams};
 
 use super::{store_error, AppState};
-use crate::api::{LedgerRow, PriceChange, Product};
+use toystore_api::catalog::{LedgerRow, PriceChange, Product};
 
 /// Prices above this are surely a typo (and would lose cents as f64).
 const MAX_PRICE: f64 = 1e9;

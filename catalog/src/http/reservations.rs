@@ -5,7 +5,7 @@ use service_core::validate;
 use service_core::{ApiError, Data, JsonBody, PathParams, QueryParams};
 
 use super::{now_ms, store_error, AppState};
-use crate::api::{ConfirmRequest, Reservation, ReservationQuery, ReserveRequest};
+use toystore_api::catalog::{ConfirmRequest, Reservation, ReservationQuery, ReserveRequest};
 
 pub async fn reserve(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use sled::Transactional;
 
 use super::records::{decode, encode, ProductRecord, ReservationRecord};
 use super::{invalidation, CatalogStore, StoreError};
-use crate::api::{Invalidate, Product, Reservation, ReservationState, ReserveRequest};
+use toystore_api::catalog::{Invalidate, Product, Reservation, ReservationState, ReserveRequest};
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 

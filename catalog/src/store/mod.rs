@@ -13,23 +13,11 @@ use std::path::Path;
 
 use sled::transaction::TransactionError;
 
-use crate::api::{Invalidate, LedgerRow, Product, Reservation, ReservationState};
 pub use changes::{ReserveOutcome, Transition};
 use records::{decode, encode, ProductRecord, ReservationRecord};
-
-/// The ten toys of a fresh store with their prices (contract section 4).
-pub const SEED_PRODUCTS: [(&str, f64); 10] = [
-    ("Tux", 25.99),
-    ("Whale", 34.99),
-    ("Elephant", 29.99),
-    ("Bird", 39.99),
-    ("Risk", 15.99),
-    ("Sand", 19.99),
-    ("Jenga", 21.99),
-    ("Uno", 35.99),
-    ("Pinball", 49.99),
-    ("Clue", 9.99),
-];
+use toystore_api::catalog::{
+    Invalidate, LedgerRow, Product, Reservation, ReservationState, SEED_PRODUCTS,
+};
 
 const SEEDED_KEY: &[u8] = b"seeded";
 

@@ -3,7 +3,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::StoreError;
-use crate::api::{LedgerRow, Product, Reservation, ReservationState};
+use toystore_api::catalog::{LedgerRow, Product, Reservation, ReservationState};
 
 /// A product and its ledger counters, stored under its name.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

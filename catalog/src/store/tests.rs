@@ -6,7 +6,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::api::ReserveRequest;
+use toystore_api::catalog::ReserveRequest;
 
 fn open(initial: u64) -> (tempfile::TempDir, CatalogStore) {
     let dir = tempfile::tempdir().unwrap();

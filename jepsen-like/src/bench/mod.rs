@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use gateway::client::GatewayClient;
 use indicatif::{ProgressBar, ProgressStyle};
-use raft_node::client::NodeClient;
+use toystore_api::gateway::GatewayClient;
+use toystore_api::node::{NodeClient, Role};
 
 /// The ten seeded toys.
 pub const TOYS: [&str; 10] = [
@@ -42,6 +42,13 @@ pub enum Experiment {
     All,
 }
 
+/// `--cache on|off`: how the gateway the bench starts caches product reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cache {
+    On,
+    Off,
+}
+
 /// `jepsen-like bench EXPERIMENT [--gateway URL] [--out DIR] [--quick]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -60,8 +67,8 @@ pub struct BenchArgs {
     pub quick: bool,
     /// The started gateway's cache (`off` measures uncached product reads; the cache
     /// experiment switches it itself).
-    #[arg(long, env = "BENCH_CACHE", value_enum, default_value_t = gateway::config::CacheMode::On)]
-    pub cache: gateway::config::CacheMode,
+    #[arg(long, env = "BENCH_CACHE", value_enum, default_value_t = Cache::On)]
+    pub cache: Cache,
     /// Binaries of the cluster to start (default: build the workspace's own).
     #[arg(long, env = "BENCH_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
@@ -78,7 +85,7 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
             cluster: None,
             out: args.out.clone(),
             quick: args.quick,
-            cache_on: args.cache == gateway::config::CacheMode::On,
+            cache_on: args.cache == Cache::On,
         };
         return run(args.experiment, &mut ctx).await;
     }
@@ -88,7 +95,7 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         bin_dir: args.bin_dir.clone(),
         // Enough stock that no experiment runs dry.
         initial_stock: 1_000_000_000,
-        cache: args.cache == gateway::config::CacheMode::On,
+        cache: args.cache == Cache::On,
         ..Default::default()
     };
     println!("starting a cluster in {}", dir.path().display());
@@ -98,7 +105,7 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         cluster: Some(&mut cluster),
         out: args.out.clone(),
         quick: args.quick,
-        cache_on: args.cache == gateway::config::CacheMode::On,
+        cache_on: args.cache == Cache::On,
     };
     let result = run(args.experiment, &mut ctx).await;
     cluster.stop();
@@ -224,7 +231,7 @@ pub async fn find_leader(nodes: &[(u64, String)]) -> Option<u64> {
     for (id, addr) in nodes {
         let client = NodeClient::with_timeout(addr, Duration::from_secs(1));
         if let Ok(status) = client.status().await {
-            if status.state == "leader" {
+            if status.state == Role::Leader {
                 return Some(*id);
             }
         }

@@ -1,8 +1,8 @@
 //! Small hand-written histories and final states for the checks' tests.
 
-use catalog::api::LedgerRow;
-use raft_node::api::Order;
 use serde_json::json;
+use toystore_api::catalog::LedgerRow;
+use toystore_api::node::Order;
 
 use crate::final_state::{FinalState, ReplicaState};
 use crate::history::{Event, EventType, Function};

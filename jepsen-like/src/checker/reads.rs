@@ -11,7 +11,7 @@ use crate::history::{EventType, Function};
 
 pub fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
-    let orders: HashMap<u64, &raft_node::api::Order> = facts
+    let orders: HashMap<u64, &toystore_api::node::Order> = facts
         .final_state
         .reference_orders()
         .iter()

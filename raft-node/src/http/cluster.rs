@@ -7,10 +7,11 @@ use axum::extract::State;
 use openraft::{BasicNode, ServerState};
 use serde_json::{json, Value};
 use service_core::{ApiError, Data, JsonBody};
+use toystore_api::ErrorKind;
 
 use super::errors;
-use crate::api::{AddLearner, ChangeMembership, ClusterStatus, Digest};
 use crate::node::{Node, SharedNode};
+use toystore_api::node::{AddLearner, ChangeMembership, ClusterStatus, Digest, Role};
 
 /// How long `POST /cluster/learners` waits for the learner to catch up.
 const LEARNER_CATCH_UP: Duration = Duration::from_secs(20);
@@ -22,11 +23,11 @@ const SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 pub fn cluster_status(node: &Node) -> ClusterStatus {
     let metrics = node.raft.metrics().borrow().clone();
     let state = match metrics.state {
-        ServerState::Leader => "leader",
-        ServerState::Follower => "follower",
-        ServerState::Candidate => "candidate",
-        ServerState::Learner => "learner",
-        ServerState::Shutdown => "shutdown",
+        ServerState::Leader => Role::Leader,
+        ServerState::Follower => Role::Follower,
+        ServerState::Candidate => Role::Candidate,
+        ServerState::Learner => Role::Learner,
+        ServerState::Shutdown => Role::Shutdown,
     };
     let membership = metrics.membership_config.membership();
     let nodes: BTreeMap<String, String> = membership
@@ -35,7 +36,7 @@ pub fn cluster_status(node: &Node) -> ClusterStatus {
         .collect();
     ClusterStatus {
         id: node.id,
-        state: state.to_string(),
+        state,
         term: metrics.current_term,
         leader_id: metrics.current_leader,
         last_log_index: metrics.last_log_index,
@@ -146,6 +147,6 @@ pub async fn health(State(node): State<SharedNode>) -> Result<axum::Json<Value>,
     let leader = node.raft.metrics().borrow().current_leader;
     match leader {
         Some(leader) => Ok(axum::Json(json!({"status": "ok", "leader": leader}))),
-        None => Err(ApiError::unavailable("no leader").with_retry_after(1)),
+        None => Err(ApiError::kind(ErrorKind::NoLeader)),
     }
 }

@@ -1,24 +1,21 @@
 //! Raft's errors as contract answers: 421 `not the leader` with the leader hint, or 503.
 
-use axum::http::StatusCode;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use openraft::BasicNode;
 use serde_json::Value;
 use service_core::ApiError;
 
-use crate::api::{LEADER_ADDR_FIELD, LEADER_ID_FIELD, NOT_LEADER_STATUS};
 use crate::node::Node;
 use crate::typ::NodeId;
+use toystore_api::node::{LEADER_ADDR_FIELD, LEADER_ID_FIELD};
+use toystore_api::ErrorKind;
 
 /// 421 naming `leader_id` (and its address when known), null fields when unknown.
 pub fn not_leader(node: &Node, leader_id: Option<NodeId>) -> ApiError {
     let addr = leader_id.and_then(|id| leader_addr(node, id));
-    ApiError::new(
-        StatusCode::from_u16(NOT_LEADER_STATUS).expect("421 is a status"),
-        "not the leader",
-    )
-    .with_field(LEADER_ID_FIELD, leader_id.map_or(Value::Null, Value::from))
-    .with_field(LEADER_ADDR_FIELD, addr.map_or(Value::Null, Value::from))
+    ApiError::kind(ErrorKind::NotLeader)
+        .with_field(LEADER_ID_FIELD, leader_id.map_or(Value::Null, Value::from))
+        .with_field(LEADER_ADDR_FIELD, addr.map_or(Value::Null, Value::from))
 }
 
 /// The leader's address as the membership advertises it, else as `--peers` gives it.
@@ -69,7 +66,8 @@ pub fn check_leader(
     match err {
         RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => forward(node, &f),
         RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => {
-            ApiError::unavailable(format!("no leader: {e}")).with_retry_after(1)
+            tracing::debug!("leadership not confirmed: {e}");
+            ApiError::kind(ErrorKind::NoLeader)
         }
         RaftError::Fatal(e) => ApiError::unavailable(format!("raft stopped: {e}")),
     }

@@ -13,10 +13,10 @@ use service_core::extract::{PathParams, QueryParams};
 use service_core::{validate, ApiError, Data, JsonBody};
 
 use super::errors;
-use crate::api::{Order, OrderCreated, OrderRequest, OrdersPage, OrdersQuery, MAX_PAGE};
 use crate::node::{Node, SharedNode};
 use crate::store::state_machine::RequestState;
 use crate::typ::{Command, CommandResult};
+use toystore_api::node::{Order, OrderCreated, OrderRequest, OrdersPage, OrdersQuery, MAX_PAGE};
 
 fn request_expired() -> ApiError {
     ApiError::conflict("request expired")
@@ -76,14 +76,14 @@ pub async fn create(
     }
     let reservation = node
         .catalog
-        .reserve(&catalog::api::ReserveRequest {
+        .reserve(&toystore_api::catalog::ReserveRequest {
             request_id: request.request_id.clone(),
             name: request.name.clone(),
             quantity: request.quantity,
         })
         .await
-        .map_err(catalog::client::passthrough_error)?;
-    if reservation.state == catalog::api::ReservationState::Released {
+        .map_err(ApiError::catalog_failure)?;
+    if reservation.state == toystore_api::catalog::ReservationState::Released {
         // The reconciler gave this request up (its tombstone may not be applied here yet).
         return Err(request_expired());
     }

@@ -18,11 +18,11 @@ use sled::transaction::{
 };
 
 use super::{be_key, from_be_key, sm_read_err, sm_write_err};
-use crate::api::{Digest, Order};
 use crate::typ::{
     Command, CommandResult, Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership,
     TypeConfig,
 };
+use toystore_api::node::{Digest, Order};
 
 mod snapshot;
 

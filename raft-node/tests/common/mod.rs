@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use catalog::client::CatalogClient;
-use raft_node::api::{ClusterStatus, Digest, OrderCreated, OrderRequest};
-use raft_node::client::NodeClient;
-use service_core::call::CallError;
 use service_core::process::{wait_until_async, ProcessSpec, ServiceProcess};
+use toystore_api::catalog::CatalogClient;
+use toystore_api::node::NodeClient;
+use toystore_api::node::{ClusterStatus, Digest, OrderCreated, OrderRequest};
+use toystore_api::CallError;
 
 /// How long a test waits for a leader, a catch-up or a convergence.
 pub const SETTLE: Duration = Duration::from_secs(30);
@@ -176,7 +176,7 @@ impl Cluster {
                 let mut leader = None;
                 for (id, client) in &clients {
                     let status = client.status().await.ok()?;
-                    if status.state == "leader" {
+                    if status.state == toystore_api::node::Role::Leader {
                         leader = Some(*id);
                     }
                     named.push(status.leader_id?);

@@ -1,9 +1,13 @@
-//! The order replica's wire types (contract section 5). The gateway and the harness
-//! import them from here; nothing else defines them.
+//! A raft node's wire (contract section 5): orders, cluster state and membership changes,
+//! and [`NodeClient`], which the gateway and the harness call a node with.
+
+mod client;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use client::{leader_hint, NodeClient, ReadConsistency};
 
 /// `POST /orders` on a node. `request_id` is the client's idempotency key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -48,12 +52,22 @@ pub struct OrdersPage {
 /// Largest `limit` of a page.
 pub const MAX_PAGE: u64 = 1000;
 
+/// A node's part in Raft, as `/cluster/status` names it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Leader,
+    Follower,
+    Candidate,
+    Learner,
+    Shutdown,
+}
+
 /// `GET /cluster/status`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ClusterStatus {
     pub id: u64,
-    /// `leader`, `follower`, `candidate`, `learner` or `shutdown`.
-    pub state: String,
+    pub state: Role,
     pub term: u64,
     pub leader_id: Option<u64>,
     pub last_log_index: Option<u64>,
@@ -88,8 +102,19 @@ pub struct ChangeMembership {
     pub voters: Vec<u64>,
 }
 
-/// The status a node answers when it is not the leader.
-pub const NOT_LEADER_STATUS: u16 = 421;
-/// Extra error fields of a 421: the leader hint (null when unknown).
+/// Extra error fields of a 421 `not the leader`: the leader hint (null when unknown).
 pub const LEADER_ID_FIELD: &str = "leader_id";
 pub const LEADER_ADDR_FIELD: &str = "leader_addr";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_lowercase_on_the_wire() {
+        assert_eq!(serde_json::to_value(Role::Leader).unwrap(), "leader");
+        let role: Role = serde_json::from_value("learner".into()).unwrap();
+        assert_eq!(role, Role::Learner);
+        assert!(serde_json::from_value::<Role>("boss".into()).is_err());
+    }
+}

@@ -1,15 +1,15 @@
-//! A typed client of one order replica, for the gateway and the harness.
+//! A typed client of one order replica.
 //!
 //! It does no routing: a 421 comes back as [`CallError::Status`] whose detail carries the
 //! leader hint ([`leader_hint`] reads it). Leader discovery and retries are the caller's job.
 
 use std::time::Duration;
 
-use service_core::call::{self, CallError, Endpoint};
-
-use crate::api::{
+use crate::call::{self, CallError, Endpoint};
+use crate::errors::ErrorKind;
+use crate::node::{
     AddLearner, ChangeMembership, ClusterStatus, Digest, Order, OrderCreated, OrderRequest,
-    OrdersPage, LEADER_ADDR_FIELD, LEADER_ID_FIELD, NOT_LEADER_STATUS,
+    OrdersPage, LEADER_ADDR_FIELD, LEADER_ID_FIELD, MAX_PAGE,
 };
 
 /// How a single-order read is served.
@@ -82,7 +82,7 @@ impl NodeClient {
         let mut orders: Vec<Order> = Vec::new();
         loop {
             let after = orders.last().map(|o| o.number);
-            let page = self.orders_page(after, crate::api::MAX_PAGE).await?;
+            let page = self.orders_page(after, MAX_PAGE).await?;
             if page.orders.is_empty() {
                 return Ok(orders);
             }
@@ -130,7 +130,7 @@ pub fn leader_hint(err: &CallError) -> Option<(Option<u64>, Option<String>)> {
     let CallError::Status { status, detail } = err else {
         return None;
     };
-    if status.as_u16() != NOT_LEADER_STATUS {
+    if status.as_u16() != ErrorKind::NotLeader.status() {
         return None;
     }
     let id = detail.extra.get(LEADER_ID_FIELD).and_then(|v| v.as_u64());
@@ -145,8 +145,8 @@ pub fn leader_hint(err: &CallError) -> Option<(Option<u64>, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::StatusCode;
-    use service_core::ErrorDetail;
+    use crate::envelope::ErrorDetail;
+    use reqwest::StatusCode;
 
     #[test]
     fn reads_the_leader_hint_of_a_421_only() {

@@ -1,12 +1,11 @@
-//! A typed client of the catalog, for the raft node (reservations) and the gateway
-//! (product reads and the event stream).
+//! A typed client of the catalog.
 
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use service_core::call::{self, CallError, Endpoint};
 
-use crate::api::{
+use crate::call::{self, encode_segment, CallError, Endpoint};
+use crate::catalog::{
     ConfirmRequest, Hello, Invalidate, LedgerRow, PriceChange, Product, Reservation,
     ReserveRequest, EVENT_HELLO, EVENT_INVALIDATE,
 };
@@ -138,24 +137,6 @@ fn reservation_path(request_id: &str) -> String {
     format!("/reservations/{}", encode_segment(request_id))
 }
 
-/// How a caller answers its own client when a catalog call failed: the catalog's 4xx as
-/// they are (404 product not found, 409 out of stock, ...), anything else as 503
-/// `catalog unavailable`. The raft node's buy path and the gateway's reads share it.
-pub fn passthrough_error(err: CallError) -> service_core::ApiError {
-    match err {
-        CallError::Status { status, detail } if status.is_client_error() => {
-            service_core::ApiError::new(status, detail.message)
-        }
-        other => {
-            tracing::warn!("catalog call failed: {other}");
-            service_core::ApiError::unavailable(CATALOG_UNAVAILABLE).with_retry_after(1)
-        }
-    }
-}
-
-/// The message of a 503 caused by the catalog.
-pub const CATALOG_UNAVAILABLE: &str = "catalog unavailable";
-
 /// Decodes one SSE event; unknown event names are skipped.
 fn parse_event(name: &str, data: &str) -> Result<Option<CatalogEvent>, CallError> {
     let bad = |e: serde_json::Error| CallError::BadResponse(format!("{name} event: {e}"));
@@ -170,29 +151,9 @@ fn parse_event(name: &str, data: &str) -> Result<Option<CatalogEvent>, CallError
     }
 }
 
-/// Percent-encodes a path segment (product names may hold spaces or slashes).
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(encode_segment("Tux"), "Tux");
-        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
-        assert_eq!(encode_segment("é"), "%C3%A9");
-    }
 
     #[test]
     fn events_decode_by_name() {

@@ -1,4 +1,4 @@
-//! A typed client of the gateway's public API, for the harness, the benchmarks and tests.
+//! A typed client of the gateway's public API.
 //!
 //! Answers keep the HTTP status apart from "no answer" ([`CallError`]), which a history
 //! checker needs: a buy that got no answer may still have committed. Product reads also
@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use service_core::call::{self, CallError, Endpoint};
-
-use crate::api::{
+use crate::call::{self, encode_segment, CallError, Endpoint};
+use crate::gateway::{
     BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER, IDEMPOTENCY_KEY_HEADER,
 };
 
@@ -47,7 +46,7 @@ impl GatewayClient {
 
     /// `GET /products/{name}`.
     pub async fn product(&self, name: &str) -> Result<ProductRead, CallError> {
-        let path = format!("/products/{}", catalog::client::encode_segment(name));
+        let path = format!("/products/{}", encode_segment(name));
         let response = self.endpoint.get(&path).send().await?;
         let cache_hit = response
             .headers()
@@ -94,23 +93,5 @@ impl GatewayClient {
     /// `GET /health`: `Ok` only on 200.
     pub async fn health(&self) -> Result<(), CallError> {
         call::send_expecting_success(self.endpoint.get("/health")).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepts_an_address_or_a_url() {
-        let http = reqwest::Client::new();
-        assert_eq!(
-            GatewayClient::new("127.0.0.1:6060", http.clone()).base_url(),
-            "http://127.0.0.1:6060"
-        );
-        assert_eq!(
-            GatewayClient::new("http://127.0.0.1:6060/", http).base_url(),
-            "http://127.0.0.1:6060"
-        );
     }
 }

@@ -1,10 +1,14 @@
-//! The gateway's public wire types (contract section 3). Products are the catalog's
-//! [`catalog::api::Product`]; the rest is defined here once, for clients and the harness.
+//! The gateway's public wire (contract section 3) and [`GatewayClient`], for the harness,
+//! the benchmarks and tests. Products are the catalog's and a buy's answer the node's, as
+//! the gateway passes them on.
+
+mod client;
 
 use serde::{Deserialize, Serialize};
 
-pub use catalog::api::Product;
-pub use raft_node::api::OrderCreated;
+pub use crate::catalog::Product;
+pub use crate::node::{OrderCreated, Role};
+pub use client::{GatewayClient, ProductRead};
 
 /// Header carrying a client's idempotency key.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -39,7 +43,7 @@ pub struct ClusterView {
 pub struct NodeView {
     pub id: u64,
     pub addr: String,
-    pub state: Option<String>,
+    pub state: Option<Role>,
     pub reachable: bool,
     pub last_applied: Option<u64>,
 }

@@ -3,10 +3,11 @@
 //! Callers must tell a definite answer from no answer: a buy whose request may have been
 //! sent but got no reply is indeterminate and may only be retried under the same key.
 
-use axum::http::StatusCode;
+use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::envelope::{Data, ErrorBody, ErrorDetail};
+use crate::errors::ErrorKind;
 
 /// Where a service lives and the pooled HTTP client that reaches it. Every typed client
 /// (catalog, node, gateway) wraps one.
@@ -93,6 +94,14 @@ impl CallError {
             _ => None,
         }
     }
+
+    /// Which of the contract's named errors the service answered, if any.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            CallError::Status { detail, .. } => detail.kind(),
+            _ => None,
+        }
+    }
 }
 
 impl From<reqwest::Error> for CallError {
@@ -141,5 +150,43 @@ pub async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<
                 extra: Default::default(),
             });
         Err(CallError::Status { status, detail })
+    }
+}
+
+/// Percent-encodes a path segment (product names may hold spaces or slashes).
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("Tux"), "Tux");
+        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(encode_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn accepts_an_address_or_a_url() {
+        let http = reqwest::Client::new();
+        assert_eq!(
+            Endpoint::new("127.0.0.1:6060", http.clone()).base_url(),
+            "http://127.0.0.1:6060"
+        );
+        assert_eq!(
+            Endpoint::new("http://127.0.0.1:6060/", http).base_url(),
+            "http://127.0.0.1:6060"
+        );
     }
 }

@@ -1,7 +1,26 @@
-//! The catalog's wire types (contract section 4). The raft node and the gateway import
-//! them from here; nothing else defines them.
+//! The catalog's wire (contract section 4): its types, the seeded toys, and
+//! [`CatalogClient`], which the raft node (reservations) and the gateway (reads and the
+//! event stream) call it with.
+
+mod client;
 
 use serde::{Deserialize, Serialize};
+
+pub use client::{CatalogClient, CatalogEvent};
+
+/// The ten toys of a fresh store with their prices.
+pub const SEED_PRODUCTS: [(&str, f64); 10] = [
+    ("Tux", 25.99),
+    ("Whale", 34.99),
+    ("Elephant", 29.99),
+    ("Bird", 39.99),
+    ("Risk", 15.99),
+    ("Sand", 19.99),
+    ("Jenga", 21.99),
+    ("Uno", 35.99),
+    ("Pinball", 49.99),
+    ("Clue", 9.99),
+];
 
 /// A product as every service shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,66 @@
+//! The response envelope of section 2 of the contract.
+//!
+//! Success is `200 {"data": ...}`; an error carries its HTTP status in the body too:
+//! `{"error": {"code": 404, "message": "product not found"}}`, optionally with extra
+//! fields beside `code` and `message` (the raft node's leader hint uses that).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::errors::ErrorKind;
+
+/// A successful answer: serialises as `{"data": T}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+impl<T> Data<T> {
+    pub fn new(data: T) -> Self {
+        Data { data }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<T: Serialize> axum::response::IntoResponse for Data<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// `code` and `message`, plus whatever extra fields the service adds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorDetail {
+    pub code: u16,
+    pub message: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ErrorDetail {
+    /// Which of the contract's named errors this is, if any.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        ErrorKind::of(self.code, &self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_keeps_extra_fields_beside_code_and_message() {
+        let json = serde_json::json!({"error": {"code": 421, "message": "not the leader",
+            "leader_id": 2, "leader_addr": null}});
+        let body: ErrorBody = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(body.error.extra["leader_id"], 2);
+        assert_eq!(body.error.kind(), Some(ErrorKind::NotLeader));
+        assert_eq!(serde_json::to_value(&body).unwrap(), json);
+    }
+}
