@@ -1,23 +1,36 @@
 //! The toystore order service: replicas of an order log kept consistent by Raft (openraft),
-//! each persisting log, vote and state machine in sled.
+//! each persisting log, vote and state machine in sled. Its wire types and client live in
+//! `toystore_api::node`.
 //!
+//! Configuration and Raft plumbing:
 //! - [`config`]: command-line flags and their environment variables.
 //! - [`typ`]: the Raft type configuration: log commands and their results.
 //! - [`store`]: the sled-backed Raft log and order state machine.
 //! - [`network`]: Raft RPCs to peers over HTTP.
-//! - [`http`]: the node's HTTP routes (orders, cluster, Raft RPCs).
-//! - [`reconcile`]: the leader's clean-up of stale catalog reservations.
+//!
+//! The service, from the state it shares to the HTTP surface:
+//! - [`app`]: the shared state, leadership, committing a command.
+//! - [`error`]: [`NodeError`], how the domain modules fail.
+//! - [`orders`]: buying (reserve, commit, confirm), reading, settling stale reservations.
+//! - [`cluster`]: status, learners, membership, snapshots.
+//! - [`reconcile`]: the leader's background settling of stale catalog reservations.
 //! - [`raft_metrics`]: Raft gauges and commit latency for `/metrics`.
-//! - [`node`]: wiring it together and running until a signal.
+//! - [`http`]: the routes; handlers check input and translate errors.
+//! - [`run`]: wiring it together and running until a signal.
 
+pub mod app;
+pub mod cluster;
 pub mod config;
-pub mod http;
+pub mod error;
+mod http;
 pub mod network;
-pub mod node;
+pub mod orders;
 pub mod raft_metrics;
 pub mod reconcile;
+pub mod run;
 pub mod store;
 pub mod typ;
 
 pub use config::Config;
-pub use node::run;
+pub use error::NodeError;
+pub use run::run;

@@ -6,7 +6,7 @@ use service_core::metrics::LATENCY_BUCKETS;
 use service_core::Metrics;
 use tokio_util::sync::CancellationToken;
 
-use crate::node::SharedNode;
+use crate::typ::{NodeId, Raft};
 
 /// Raft figures in the node's registry.
 #[derive(Clone)]
@@ -43,16 +43,15 @@ impl RaftGauges {
 }
 
 /// Copies openraft's metrics into the gauges on every change until shutdown.
-pub async fn follow(node: SharedNode, shutdown: CancellationToken) {
-    let mut watch = node.raft.metrics();
+pub async fn follow(raft: Raft, id: NodeId, gauges: RaftGauges, shutdown: CancellationToken) {
+    let mut watch = raft.metrics();
     loop {
         {
             let m = watch.borrow_and_update();
-            let gauges = &node.gauges;
             gauges.term.set(m.current_term as i64);
             gauges
                 .is_leader
-                .set(i64::from(m.current_leader == Some(node.id)));
+                .set(i64::from(m.current_leader == Some(id)));
             gauges
                 .last_log_index
                 .set(m.last_log_index.map_or(-1, |i| i as i64));

@@ -1,79 +1,76 @@
-//! Raft's errors as contract answers: 421 `not the leader` with the leader hint, or 503.
+//! A node's failures as contract answers: 421 `not the leader` with the leader hint, the
+//! named 4xx of the order path, 503 when Raft or the catalog cannot serve.
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
-use openraft::BasicNode;
 use serde_json::Value;
 use service_core::ApiError;
-
-use crate::node::Node;
-use crate::typ::NodeId;
 use toystore_api::node::{LEADER_ADDR_FIELD, LEADER_ID_FIELD};
 use toystore_api::ErrorKind;
 
-/// 421 naming `leader_id` (and its address when known), null fields when unknown.
-pub fn not_leader(node: &Node, leader_id: Option<NodeId>) -> ApiError {
-    let addr = leader_id.and_then(|id| leader_addr(node, id));
-    ApiError::kind(ErrorKind::NotLeader)
-        .with_field(LEADER_ID_FIELD, leader_id.map_or(Value::Null, Value::from))
-        .with_field(LEADER_ADDR_FIELD, addr.map_or(Value::Null, Value::from))
-}
+use crate::error::NodeError;
 
-/// The leader's address as the membership advertises it, else as `--peers` gives it.
-fn leader_addr(node: &Node, id: NodeId) -> Option<String> {
-    let metrics = node.raft.metrics();
-    let metrics = metrics.borrow();
-    metrics
-        .membership_config
-        .membership()
-        .get_node(&id)
-        .map(|n| n.addr.clone())
-        .or_else(|| node.config.peers.0.get(&id).cloned())
-}
-
-/// 421 unless this node currently believes it is the leader.
-pub fn require_leader(node: &Node) -> Result<(), ApiError> {
-    let leader = node.raft.metrics().borrow().current_leader;
-    if leader == Some(node.id) {
-        Ok(())
-    } else {
-        Err(not_leader(node, leader))
-    }
-}
-
-fn forward(node: &Node, f: &ForwardToLeader<NodeId, BasicNode>) -> ApiError {
-    not_leader(node, f.leader_id)
-}
-
-/// A failed client write (order, tombstone, membership change).
-pub fn client_write(
-    node: &Node,
-    err: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>,
-) -> ApiError {
-    match err {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward(node, &f),
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
-            ApiError::conflict(format!("membership change refused: {e}"))
+impl From<NodeError> for ApiError {
+    fn from(err: NodeError) -> Self {
+        match err {
+            NodeError::NotLeader {
+                leader_id,
+                leader_addr,
+            } => ApiError::kind(ErrorKind::NotLeader)
+                .with_field(LEADER_ID_FIELD, leader_id.map_or(Value::Null, Value::from))
+                .with_field(
+                    LEADER_ADDR_FIELD,
+                    leader_addr.map_or(Value::Null, Value::from),
+                ),
+            NodeError::NoQuorum(reason) => {
+                tracing::debug!("leadership not confirmed: {reason}");
+                ApiError::kind(ErrorKind::NoLeader)
+            }
+            NodeError::RequestExpired => ApiError::kind(ErrorKind::RequestExpired),
+            NodeError::RequestIdReused => ApiError::kind(ErrorKind::RequestIdReused),
+            NodeError::OrderNotFound => ApiError::kind(ErrorKind::OrderNotFound),
+            NodeError::Catalog(err) => ApiError::catalog_failure(err),
+            NodeError::MembershipRefused(_) => ApiError::conflict(err.to_string()),
+            NodeError::Unfinished(_) | NodeError::RaftStopped(_) => {
+                ApiError::unavailable(err.to_string())
+            }
+            NodeError::Storage(_) => ApiError::internal(err.to_string()),
         }
-        RaftError::Fatal(e) => ApiError::unavailable(format!("raft stopped: {e}")),
     }
 }
 
-/// A failed leadership check before a linearizable read.
-pub fn check_leader(
-    node: &Node,
-    err: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>,
-) -> ApiError {
-    match err {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => forward(node, &f),
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => {
-            tracing::debug!("leadership not confirmed: {e}");
-            ApiError::kind(ErrorKind::NoLeader)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_leader_carries_the_hint_or_nulls() {
+        let known = ApiError::from(NodeError::NotLeader {
+            leader_id: Some(2),
+            leader_addr: Some("127.0.0.1:10011".into()),
+        })
+        .body();
+        assert_eq!(known.error.kind(), Some(ErrorKind::NotLeader));
+        assert_eq!(known.error.extra[LEADER_ID_FIELD], 2);
+        assert_eq!(known.error.extra[LEADER_ADDR_FIELD], "127.0.0.1:10011");
+        let unknown = ApiError::from(NodeError::NotLeader {
+            leader_id: None,
+            leader_addr: None,
+        })
+        .body();
+        assert_eq!(unknown.error.extra[LEADER_ID_FIELD], Value::Null);
+    }
+
+    #[test]
+    fn domain_errors_keep_their_contract_status() {
+        let cases = [
+            (NodeError::RequestExpired, 409),
+            (NodeError::RequestIdReused, 422),
+            (NodeError::OrderNotFound, 404),
+            (NodeError::NoQuorum("slow".into()), 503),
+            (NodeError::MembershipRefused("x".into()), 409),
+            (NodeError::Storage("x".into()), 500),
+        ];
+        for (err, status) in cases {
+            assert_eq!(ApiError::from(err).status.as_u16(), status);
         }
-        RaftError::Fatal(e) => ApiError::unavailable(format!("raft stopped: {e}")),
     }
-}
-
-/// A storage failure while reading the local state machine.
-pub fn storage(err: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(format!("storage error: {err}"))
 }

@@ -1,28 +1,29 @@
-//! The node's HTTP surface (contract section 5).
+//! The node's HTTP surface (contract section 5): handlers check input, call the domain
+//! modules and turn their errors into answers.
 //!
 //! - [`orders`]: buying and reading orders.
 //! - [`cluster`]: status, digest, membership, snapshots, health.
 //! - [`raft_rpc`]: the Raft RPCs peers send (`/raft/*`).
-//! - [`errors`]: Raft errors as contract answers (421 with the leader hint, 503).
+//! - [`errors`]: [`crate::error::NodeError`] as contract answers.
 
-pub mod cluster;
-pub mod errors;
-pub mod orders;
-pub mod raft_rpc;
+mod cluster;
+mod errors;
+mod orders;
+mod raft_rpc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use service_core::{routes, Metrics};
 
+use crate::app::SharedApp;
 use crate::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
-use crate::node::SharedNode;
 
 /// Raft RPC bodies (log batches, snapshot chunks) may be large; client bodies may not.
 const RAFT_BODY_LIMIT: usize = 64 << 20;
 
 /// The full router of a node.
-pub fn router(node: SharedNode, metrics: Metrics) -> Router {
+pub fn router(app: SharedApp, metrics: Metrics) -> Router {
     let raft_routes = Router::new()
         .route(APPEND_PATH, post(raft_rpc::append))
         .route(VOTE_PATH, post(raft_rpc::vote))
@@ -38,6 +39,6 @@ pub fn router(node: SharedNode, metrics: Metrics) -> Router {
         .route("/cluster/snapshot", post(cluster::snapshot))
         .route("/health", get(cluster::health))
         .merge(raft_routes)
-        .with_state(node);
+        .with_state(app);
     routes::finish(routes, metrics)
 }

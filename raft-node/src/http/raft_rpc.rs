@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use service_core::ApiError;
 
-use crate::node::SharedNode;
+use crate::app::SharedApp;
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     bincode::deserialize(body).map_err(|e| ApiError::bad_request(format!("bad raft rpc: {e}")))
@@ -21,17 +21,23 @@ fn encode<T: Serialize>(answer: &T) -> Response {
     }
 }
 
-pub async fn append(State(node): State<SharedNode>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn append(
+    State(app): State<SharedApp>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let request = decode(&body)?;
-    Ok(encode(&node.raft.append_entries(request).await))
+    Ok(encode(&app.raft.append_entries(request).await))
 }
 
-pub async fn vote(State(node): State<SharedNode>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn vote(State(app): State<SharedApp>, body: Bytes) -> Result<Response, ApiError> {
     let request = decode(&body)?;
-    Ok(encode(&node.raft.vote(request).await))
+    Ok(encode(&app.raft.vote(request).await))
 }
 
-pub async fn snapshot(State(node): State<SharedNode>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn snapshot(
+    State(app): State<SharedApp>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let request = decode(&body)?;
-    Ok(encode(&node.raft.install_snapshot(request).await))
+    Ok(encode(&app.raft.install_snapshot(request).await))
 }

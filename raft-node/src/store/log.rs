@@ -13,7 +13,8 @@ use openraft::{LogState, OptionalSend, RaftLogReader};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{be_key, log_read_err, log_write_err, vote_read_err, vote_write_err};
+use super::errors::{log_read_err, log_write_err, vote_read_err, vote_write_err};
+use super::keys::be_key;
 use crate::typ::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const VOTE: &[u8] = b"vote";

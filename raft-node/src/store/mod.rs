@@ -8,14 +8,12 @@
 // openraft fixes the error type of every storage call; it is large but not ours to box.
 #![allow(clippy::result_large_err)]
 
+mod errors;
+mod keys;
 pub mod log;
 pub mod state_machine;
 
 use std::path::Path;
-
-use openraft::{AnyError, StorageIOError};
-
-use crate::typ::{NodeId, StorageError};
 
 pub use log::LogStore;
 pub use state_machine::StateMachineStore;
@@ -44,40 +42,6 @@ pub async fn flush(db: &sled::Db) -> Result<(), std::io::Error> {
         Ok(Err(e)) => Err(std::io::Error::other(e)),
         Err(e) => Err(std::io::Error::other(format!("flush task failed: {e}"))),
     }
-}
-
-/// Errors of the log (reads and writes) as openraft wants them.
-pub(crate) fn log_write_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::<NodeId>::write_logs(AnyError::new(&e)).into()
-}
-pub(crate) fn log_read_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::<NodeId>::read_logs(AnyError::new(&e)).into()
-}
-pub(crate) fn vote_write_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::<NodeId>::write_vote(AnyError::new(&e)).into()
-}
-pub(crate) fn vote_read_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::<NodeId>::read_vote(AnyError::new(&e)).into()
-}
-pub(crate) fn sm_write_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::<NodeId>::write_state_machine(AnyError::new(&e)).into()
-}
-pub(crate) fn sm_read_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::<NodeId>::read_state_machine(AnyError::new(&e)).into()
-}
-pub(crate) fn snapshot_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::<NodeId>::write_snapshot(None, AnyError::new(&e)).into()
-}
-
-/// Big-endian bytes of a log index or order number, so sled's byte order is numeric order.
-pub(crate) fn be_key(n: u64) -> [u8; 8] {
-    n.to_be_bytes()
-}
-
-pub(crate) fn from_be_key(bytes: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    buf.copy_from_slice(&bytes[..8]);
-    u64::from_be_bytes(buf)
 }
 
 #[cfg(test)]

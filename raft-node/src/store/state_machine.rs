@@ -17,7 +17,8 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
 };
 
-use super::{be_key, from_be_key, sm_read_err, sm_write_err};
+use super::errors::{sm_read_err, sm_write_err};
+use super::keys::{be_key, from_be_key};
 use crate::typ::{
     Command, CommandResult, Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership,
     TypeConfig,

@@ -5,7 +5,7 @@ use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, EntryPayload, RaftLogReader, RaftSnapshotBuilder};
 
 use super::*;
-use crate::typ::{Command, CommandResult, Entry, LogId, TypeConfig, Vote};
+use crate::typ::{Command, CommandResult, Entry, LogId, StorageError, TypeConfig, Vote};
 
 struct TempStores;
 

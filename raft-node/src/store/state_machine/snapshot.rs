@@ -12,7 +12,8 @@ use super::{
     decode, encode, RequestState, StateMachineStore, StoredOrder, LAST_APPLIED, MEMBERSHIP,
     NEXT_NUMBER, SNAPSHOT,
 };
-use crate::store::{be_key, from_be_key, sm_read_err, snapshot_err};
+use crate::store::errors::{sm_read_err, snapshot_err};
+use crate::store::keys::{be_key, from_be_key};
 use crate::typ::{LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 /// The whole state machine as a snapshot carries it.

@@ -1,5 +1,5 @@
-//! Starting a node: open the store, build the Raft instance, bootstrap if asked, serve
-//! HTTP until a signal, then shut Raft down and flush sled.
+//! Starting a node: open the store, build the Raft instance, bootstrap if asked, start the
+//! background tasks, serve HTTP until a signal, then shut Raft down and flush sled.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +8,11 @@ use anyhow::Context;
 use service_core::{server, Metrics};
 use toystore_api::catalog::CatalogClient;
 
+use crate::app::{App, SharedApp};
 use crate::config::Config;
 use crate::network::HttpNetwork;
 use crate::raft_metrics::RaftGauges;
-use crate::store::{self, LogStore, StateMachineStore};
+use crate::store;
 use crate::typ::{NodeId, Raft};
 
 /// How long a catalog call from a node may take.
@@ -20,19 +21,6 @@ const CATALOG_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long Raft gets to stop after the HTTP server has: with the server's grace period
 /// and the final flush, the contract's 5 s.
 const RAFT_SHUTDOWN: Duration = Duration::from_secs(1);
-
-/// Everything a request handler or background task needs; shared behind an `Arc`.
-pub struct Node {
-    pub id: NodeId,
-    pub raft: Raft,
-    pub log: LogStore,
-    pub state: StateMachineStore,
-    pub catalog: CatalogClient,
-    pub config: Config,
-    pub gauges: RaftGauges,
-}
-
-pub type SharedNode = Arc<Node>;
 
 /// The openraft configuration from the command line.
 fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
@@ -79,14 +67,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .timeout(CATALOG_TIMEOUT)
         .build()
         .context("http client")?;
-    let node: SharedNode = Arc::new(Node {
+    let app: SharedApp = Arc::new(App {
         id: config.id,
         raft: raft.clone(),
         log,
         state,
         catalog: CatalogClient::new(&config.catalog, http),
         config: config.clone(),
-        gauges,
+        commit_latency: gauges.commit_latency.clone(),
     });
     tracing::info!(
         id = config.id,
@@ -96,9 +84,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let shutdown = server::shutdown_on_signal();
-    tokio::spawn(crate::raft_metrics::follow(node.clone(), shutdown.clone()));
-    tokio::spawn(crate::reconcile::run(node.clone(), shutdown.clone()));
-    let router = crate::http::router(node.clone(), metrics);
+    tokio::spawn(crate::raft_metrics::follow(
+        raft.clone(),
+        config.id,
+        gauges,
+        shutdown.clone(),
+    ));
+    tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
+    let router = crate::http::router(app, metrics);
     let served = server::serve(listener, router, shutdown).await;
 
     match tokio::time::timeout(RAFT_SHUTDOWN, raft.shutdown()).await {
