@@ -48,6 +48,7 @@ impl Endpoint {
         format!("{}{path}", self.base)
     }
 
+    /// The pooled HTTP client.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
@@ -74,13 +75,19 @@ pub enum CallError {
     /// The service answered with an error status and body.
     #[error("{status}: {}", detail.message)]
     Status {
+        /// The HTTP status.
         status: StatusCode,
+        /// The decoded error body (or the first 200 bytes of a body that is none).
         detail: ErrorDetail,
     },
-    /// No answer. `connect` is true when the connection was never made, so the request
-    /// certainly did not reach the service.
+    /// No answer.
     #[error("unreachable ({}): {reason}", if *connect { "connect" } else { "no reply" })]
-    Unreachable { connect: bool, reason: String },
+    Unreachable {
+        /// The connection was never made: the request certainly did not arrive.
+        connect: bool,
+        /// What the HTTP client said.
+        reason: String,
+    },
     /// An answer that does not follow the envelope.
     #[error("bad response: {0}")]
     BadResponse(String),

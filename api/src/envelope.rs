@@ -12,10 +12,12 @@ use crate::errors::ErrorKind;
 /// A successful answer: serialises as `{"data": T}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Data<T> {
+    /// The answer itself.
     pub data: T,
 }
 
 impl<T> Data<T> {
+    /// Wraps an answer.
     pub fn new(data: T) -> Self {
         Data { data }
     }
@@ -31,14 +33,18 @@ impl<T: Serialize> axum::response::IntoResponse for Data<T> {
 /// The body of every error answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorBody {
+    /// What went wrong.
     pub error: ErrorDetail,
 }
 
 /// `code` and `message`, plus whatever extra fields the service adds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorDetail {
+    /// The HTTP status, repeated.
     pub code: u16,
+    /// What went wrong, in words; fixed for the contract's named errors.
     pub message: String,
+    /// Fields beside `code` and `message`, such as a 421's leader hint.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -20,13 +20,13 @@ use tokio_util::sync::CancellationToken;
 use toystore_api::catalog::{Hello, Invalidate, EVENT_HELLO, EVENT_INVALIDATE};
 
 /// Keep-alive comments, within the contract's 5 s.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(2);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(2);
 /// Events a slow subscriber may lag behind before it is cut off.
 const BUFFER: usize = 4096;
 
 /// Fans invalidations out to every subscriber.
 #[derive(Clone)]
-pub struct EventHub {
+pub(crate) struct EventHub {
     epoch: String,
     sender: broadcast::Sender<Invalidate>,
     shutdown: CancellationToken,
@@ -44,7 +44,7 @@ impl Drop for StreamGuard {
 
 impl EventHub {
     /// A hub whose streams end when `shutdown` is cancelled; `open_streams` counts them.
-    pub fn new(shutdown: CancellationToken, open_streams: IntGauge) -> Self {
+    pub(crate) fn new(shutdown: CancellationToken, open_streams: IntGauge) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
         EventHub {
             epoch: uuid::Uuid::new_v4().simple().to_string(),
@@ -54,23 +54,23 @@ impl EventHub {
         }
     }
 
-    pub fn epoch(&self) -> &str {
+    pub(crate) fn epoch(&self) -> &str {
         &self.epoch
     }
 
     /// Sends one invalidation to every subscriber (none is fine).
-    pub fn publish(&self, event: Invalidate) {
+    pub(crate) fn publish(&self, event: Invalidate) {
         let _ = self.sender.send(event);
     }
 
-    pub fn publish_all(&self, events: impl IntoIterator<Item = Invalidate>) {
+    pub(crate) fn publish_all(&self, events: impl IntoIterator<Item = Invalidate>) {
         for event in events {
             self.publish(event);
         }
     }
 
     /// The SSE response of one subscriber.
-    pub fn subscribe(&self) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    pub(crate) fn subscribe(&self) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
         // Subscribe before building `hello`, so no change can fall between the two.
         let receiver = self.sender.subscribe();
         let hello = json_event(

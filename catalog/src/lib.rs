@@ -8,11 +8,11 @@
 //! - [`metrics`]: the catalog's own Prometheus figures.
 
 pub mod config;
-pub mod events;
-pub mod http;
-pub mod metrics;
-pub mod restock;
-pub mod store;
+mod events;
+mod http;
+mod metrics;
+mod restock;
+mod store;
 
 use anyhow::Context;
 use service_core::{server, Metrics};

@@ -6,14 +6,14 @@ use service_core::Metrics;
 use crate::store::{ReserveOutcome, StoreError};
 
 #[derive(Clone)]
-pub struct CatalogMetrics {
+pub(crate) struct CatalogMetrics {
     reservations: IntCounterVec,
     /// Open `/events` streams.
     pub subscribers: IntGauge,
 }
 
 impl CatalogMetrics {
-    pub fn register(metrics: &Metrics) -> Self {
+    pub(crate) fn register(metrics: &Metrics) -> Self {
         let reservations = metrics.register(
             IntCounterVec::new(
                 Opts::new(
@@ -34,7 +34,7 @@ impl CatalogMetrics {
         }
     }
 
-    pub fn count_reservation(&self, result: &Result<ReserveOutcome, StoreError>) {
+    pub(crate) fn count_reservation(&self, result: &Result<ReserveOutcome, StoreError>) {
         let label = match result {
             Ok(outcome) if outcome.created => "created",
             Ok(_) => "repeat",

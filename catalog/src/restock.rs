@@ -8,7 +8,7 @@ use crate::events::EventHub;
 use crate::store::CatalogStore;
 
 /// Runs until `shutdown` is cancelled.
-pub async fn run(
+pub(crate) async fn run(
     store: CatalogStore,
     events: EventHub,
     restock_to: u64,

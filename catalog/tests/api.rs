@@ -85,6 +85,7 @@ async fn reservation_life_cycle_keeps_the_ledger_balanced() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one table row per case of the contract
 async fn every_bad_request_gets_its_4xx_and_changes_nothing() {
     let catalog = Catalog::start(&[]);
     let cases: Vec<(&str, &str, String, u16)> = vec![

@@ -19,6 +19,7 @@ pub struct Ticket {
     generation: u64,
 }
 
+/// The gateway's product cache; clones share one cache.
 #[derive(Clone)]
 pub struct ProductCache {
     inner: Arc<Inner>,
@@ -48,6 +49,7 @@ impl ProductCache {
         }
     }
 
+    /// Whether the gateway runs with `--cache on`.
     pub fn enabled(&self) -> bool {
         self.inner.enabled
     }

@@ -9,7 +9,9 @@ use service_core::telemetry::LogFormat;
 /// Whether product reads are cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CacheMode {
+    /// Product reads are cached and invalidated by the catalog's events.
     On,
+    /// Every product read goes to the catalog.
     Off,
 }
 

@@ -23,12 +23,17 @@ use crate::router::LeaderRouter;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The catalog, for product reads and health.
     pub catalog: CatalogClient,
+    /// The product cache.
     pub cache: ProductCache,
+    /// Routes order requests to the Raft leader.
     pub router: Arc<LeaderRouter>,
+    /// The gateway's own figures.
     pub metrics: GatewayMetrics,
 }
 
+/// The gateway's full router: the public API, `/health` and `/metrics`.
 pub fn router(state: AppState, metrics: Metrics) -> Router {
     let routes = Router::new()
         .route("/health", get(health))

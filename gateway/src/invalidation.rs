@@ -18,7 +18,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const SILENCE_LIMIT: Duration = Duration::from_secs(6);
 
 /// Runs until `shutdown`; does nothing when the cache is off.
-pub async fn run(
+pub(crate) async fn run(
     catalog: CatalogClient,
     cache: ProductCache,
     metrics: GatewayMetrics,

@@ -11,7 +11,7 @@
 pub mod cache;
 pub mod config;
 pub mod http;
-pub mod invalidation;
+mod invalidation;
 pub mod metrics;
 pub mod router;
 

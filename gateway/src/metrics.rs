@@ -3,18 +3,27 @@
 use prometheus::IntCounter;
 use service_core::Metrics;
 
+/// The gateway's counters; clones count into the same registry.
 #[derive(Clone)]
 pub struct GatewayMetrics {
+    /// `gateway_cache_hits_total`: product reads served from the cache.
     pub cache_hits: IntCounter,
+    /// `gateway_cache_misses_total`: product reads that went to the catalog.
     pub cache_misses: IntCounter,
+    /// `gateway_invalidations_total`: invalidations received from the catalog.
     pub invalidations: IntCounter,
+    /// `gateway_leader_changes_total`: times the router followed a new leader.
     pub leader_changes: IntCounter,
+    /// `gateway_retries_total`: order attempts after the first.
     pub retries: IntCounter,
+    /// `gateway_leader_wakeups_total`: backoffs cut short because a leader became known.
     pub leader_wakeups: IntCounter,
+    /// `gateway_attempts_abandoned_total`: hanging attempts left for a node a majority names leader.
     pub attempts_abandoned: IntCounter,
 }
 
 impl GatewayMetrics {
+    /// Registers every counter in the service's registry.
     pub fn register(metrics: &Metrics) -> Self {
         let counter = |name: &str, help: &str| {
             metrics.register(IntCounter::new(name, help).expect("static metric"))

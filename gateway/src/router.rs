@@ -35,6 +35,7 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 /// the least time between two such looks (one look serves every waiting request).
 const PROBE_AFTER: Duration = Duration::from_millis(300);
 
+/// Sends order requests to the node that leads, following it across failovers.
 pub struct LeaderRouter {
     nodes: BTreeMap<u64, (String, NodeClient)>,
     ids_by_addr: HashMap<String, u64>,

@@ -65,6 +65,7 @@ async fn send(
 type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, String, u16);
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one table row per case of the contract
 async fn every_client_error_of_the_contract_is_a_json_4xx() {
     let long_name = "x".repeat(65);
     let long_key = "k".repeat(65);

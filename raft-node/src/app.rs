@@ -15,27 +15,27 @@ use crate::store::{LogStore, StateMachineStore};
 use crate::typ::{Command, CommandResult, NodeId, Raft};
 
 /// Everything a request or background task needs; shared behind an `Arc`.
-pub struct App {
-    pub id: NodeId,
-    pub raft: Raft,
-    pub log: LogStore,
-    pub state: StateMachineStore,
-    pub catalog: CatalogClient,
-    pub config: Config,
+pub(crate) struct App {
+    pub(crate) id: NodeId,
+    pub(crate) raft: Raft,
+    pub(crate) log: LogStore,
+    pub(crate) state: StateMachineStore,
+    pub(crate) catalog: CatalogClient,
+    pub(crate) config: Config,
     /// `raft_commit_latency_seconds`.
-    pub commit_latency: Histogram,
+    pub(crate) commit_latency: Histogram,
 }
 
-pub type SharedApp = Arc<App>;
+pub(crate) type SharedApp = Arc<App>;
 
 impl App {
     /// The leader this node knows of.
-    pub fn leader(&self) -> Option<NodeId> {
+    pub(crate) fn leader(&self) -> Option<NodeId> {
         self.raft.metrics().borrow().current_leader
     }
 
     /// `NotLeader` unless this node currently believes it leads.
-    pub fn require_leader(&self) -> Result<(), NodeError> {
+    pub(crate) fn require_leader(&self) -> Result<(), NodeError> {
         match self.leader() {
             Some(id) if id == self.id => Ok(()),
             other => Err(self.not_leader(other)),
@@ -44,7 +44,7 @@ impl App {
 
     /// `NotLeader` naming `leader_id` and its address: as the membership advertises it,
     /// else as `--peers` gives it.
-    pub fn not_leader(&self, leader_id: Option<NodeId>) -> NodeError {
+    pub(crate) fn not_leader(&self, leader_id: Option<NodeId>) -> NodeError {
         let leader_addr = leader_id.and_then(|id| {
             let metrics = self.raft.metrics();
             let metrics = metrics.borrow();
@@ -63,7 +63,7 @@ impl App {
 
     /// Commits `command` through Raft (a majority has flushed it, and this node applied
     /// it), timing it for `raft_commit_latency_seconds`.
-    pub async fn commit(&self, command: Command) -> Result<CommandResult, NodeError> {
+    pub(crate) async fn commit(&self, command: Command) -> Result<CommandResult, NodeError> {
         let started = Instant::now();
         let written = self.raft.client_write(command).await;
         self.commit_latency.observe(started.elapsed().as_secs_f64());
@@ -73,7 +73,7 @@ impl App {
     }
 
     /// A failed client write (order, tombstone, membership change).
-    pub fn write_error(
+    pub(crate) fn write_error(
         &self,
         err: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>,
     ) -> NodeError {
@@ -89,7 +89,7 @@ impl App {
     }
 
     /// A failed leadership check before a linearizable read.
-    pub fn check_error(
+    pub(crate) fn check_error(
         &self,
         err: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>,
     ) -> NodeError {

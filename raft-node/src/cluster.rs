@@ -18,7 +18,7 @@ const LEARNER_CATCH_UP: Duration = Duration::from_secs(20);
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 
 /// This node's view of the cluster.
-pub fn status(app: &App) -> ClusterStatus {
+pub(crate) fn status(app: &App) -> ClusterStatus {
     let metrics = app.raft.metrics().borrow().clone();
     let state = match metrics.state {
         ServerState::Leader => Role::Leader,
@@ -48,7 +48,7 @@ pub fn status(app: &App) -> ClusterStatus {
 }
 
 /// Adds node `id` at `addr` as a learner, on the leader, and waits until it caught up.
-pub async fn add_learner(app: &App, id: NodeId, addr: &str) -> Result<(), NodeError> {
+pub(crate) async fn add_learner(app: &App, id: NodeId, addr: &str) -> Result<(), NodeError> {
     app.require_leader()?;
     let adding = app.raft.add_learner(id, BasicNode::new(addr), true);
     match tokio::time::timeout(LEARNER_CATCH_UP, adding).await {
@@ -64,7 +64,10 @@ pub async fn add_learner(app: &App, id: NodeId, addr: &str) -> Result<(), NodeEr
 }
 
 /// Makes `voters` the voters, on the leader (every one must be a node already).
-pub async fn change_membership(app: &App, voters: BTreeSet<NodeId>) -> Result<(), NodeError> {
+pub(crate) async fn change_membership(
+    app: &App,
+    voters: BTreeSet<NodeId>,
+) -> Result<(), NodeError> {
     app.require_leader()?;
     app.raft
         .change_membership(voters.clone(), false)
@@ -76,7 +79,7 @@ pub async fn change_membership(app: &App, voters: BTreeSet<NodeId>) -> Result<()
 
 /// Builds a snapshot now (the log behind it is purged) and returns once it covers
 /// everything applied when asked.
-pub async fn snapshot(app: &App) -> Result<(), NodeError> {
+pub(crate) async fn snapshot(app: &App) -> Result<(), NodeError> {
     let target = app.raft.metrics().borrow().last_applied.map(|l| l.index);
     app.raft
         .trigger()

@@ -7,7 +7,7 @@ use crate::typ::NodeId;
 
 /// A failed order or cluster operation.
 #[derive(Debug, thiserror::Error)]
-pub enum NodeError {
+pub(crate) enum NodeError {
     /// This node does not lead; the leader, when known, and its address.
     #[error("not the leader (leader {leader_id:?} at {leader_addr:?})")]
     NotLeader {

@@ -10,7 +10,7 @@
 //!
 //! The service, from the state it shares to the HTTP surface:
 //! - [`app`]: the shared state, leadership, committing a command.
-//! - [`error`]: [`NodeError`], how the domain modules fail.
+//! - [`error`]: `NodeError`, how the domain modules fail.
 //! - [`orders`]: buying (reserve, commit, confirm), reading, settling stale reservations.
 //! - [`cluster`]: status, learners, membership, snapshots.
 //! - [`reconcile`]: the leader's background settling of stale catalog reservations.
@@ -18,19 +18,18 @@
 //! - [`http`]: the routes; handlers check input and translate errors.
 //! - [`run`]: wiring it together and running until a signal.
 
-pub mod app;
-pub mod cluster;
+mod app;
+mod cluster;
 pub mod config;
-pub mod error;
+mod error;
 mod http;
-pub mod network;
-pub mod orders;
-pub mod raft_metrics;
-pub mod reconcile;
-pub mod run;
-pub mod store;
-pub mod typ;
+mod network;
+mod orders;
+mod raft_metrics;
+mod reconcile;
+mod run;
+mod store;
+mod typ;
 
 pub use config::Config;
-pub use error::NodeError;
 pub use run::run;

@@ -24,20 +24,20 @@ use crate::typ::{NodeId, TypeConfig};
 const UNREACHABLE_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Paths of the Raft RPCs, shared with the server side.
-pub const APPEND_PATH: &str = "/raft/append";
-pub const VOTE_PATH: &str = "/raft/vote";
-pub const SNAPSHOT_PATH: &str = "/raft/snapshot";
+pub(crate) const APPEND_PATH: &str = "/raft/append";
+pub(crate) const VOTE_PATH: &str = "/raft/vote";
+pub(crate) const SNAPSHOT_PATH: &str = "/raft/snapshot";
 
 /// Makes one [`PeerClient`] per target; all share one connection pool.
 #[derive(Clone)]
-pub struct HttpNetwork {
+pub(crate) struct HttpNetwork {
     http: reqwest::Client,
     /// `--peers`: dialled first, so a harness proxy on a link is honoured.
     peers: Arc<BTreeMap<NodeId, String>>,
 }
 
 impl HttpNetwork {
-    pub fn new(peers: BTreeMap<NodeId, String>) -> Self {
+    pub(crate) fn new(peers: BTreeMap<NodeId, String>) -> Self {
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(30))
             .tcp_nodelay(true)
@@ -68,7 +68,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
 }
 
 /// Sends RPCs to one peer.
-pub struct PeerClient {
+pub(crate) struct PeerClient {
     http: reqwest::Client,
     target: NodeId,
     base: String,

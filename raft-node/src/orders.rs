@@ -19,7 +19,7 @@ use crate::typ::{Command, CommandResult};
 const READ_QUORUM_ATTEMPTS: usize = 5;
 
 /// Buys on the leader; answers the order number.
-pub async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeError> {
+pub(crate) async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeError> {
     app.require_leader()?;
     if let Some(number) = known_request(app, request)? {
         return Ok(number);
@@ -83,7 +83,7 @@ fn known_request(app: &App, request: &OrderRequest) -> Result<Option<u64>, NodeE
 
 /// Order `number`: linearizable (on the leader, reflecting every acknowledged order) or
 /// from this node's own state machine.
-pub async fn read(
+pub(crate) async fn read(
     app: &App,
     number: u64,
     consistency: ReadConsistency,
@@ -118,7 +118,7 @@ async fn confirm_leadership(app: &App) -> Result<(), NodeError> {
 }
 
 /// Up to `limit` orders of the local state machine numbered above `after`.
-pub fn page(app: &App, after: Option<u64>, limit: usize) -> Result<OrdersPage, NodeError> {
+pub(crate) fn page(app: &App, after: Option<u64>, limit: usize) -> Result<OrdersPage, NodeError> {
     let (orders, last_applied) = app
         .state
         .orders_after(after, limit)
@@ -131,7 +131,7 @@ pub fn page(app: &App, after: Option<u64>, limit: usize) -> Result<OrdersPage, N
 
 /// What the reconciler did with a stale held reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settled {
+pub(crate) enum Settled {
     /// Its request id has this order: the reservation is confirmed.
     Confirmed(u64),
     /// Its request id is tombstoned: the reservation is released.
@@ -142,7 +142,7 @@ pub enum Settled {
 /// tombstone is committed first, so a late retry of the buy gets `request expired`
 /// rather than an order; a tombstone that loses the race to the order comes back as
 /// `AlreadyOrdered`, and the reservation is confirmed instead.
-pub async fn settle(app: &App, request_id: &str) -> Result<Settled, NodeError> {
+pub(crate) async fn settle(app: &App, request_id: &str) -> Result<Settled, NodeError> {
     let known = app.state.request(request_id).map_err(NodeError::storage)?;
     let order_number = match known {
         Some(RequestState::Ordered(number)) => Some(number),

@@ -10,16 +10,16 @@ use crate::typ::{NodeId, Raft};
 
 /// Raft figures in the node's registry.
 #[derive(Clone)]
-pub struct RaftGauges {
-    pub term: IntGauge,
-    pub is_leader: IntGauge,
-    pub last_log_index: IntGauge,
-    pub last_applied: IntGauge,
-    pub commit_latency: Histogram,
+pub(crate) struct RaftGauges {
+    pub(crate) term: IntGauge,
+    pub(crate) is_leader: IntGauge,
+    pub(crate) last_log_index: IntGauge,
+    pub(crate) last_applied: IntGauge,
+    pub(crate) commit_latency: Histogram,
 }
 
 impl RaftGauges {
-    pub fn register(metrics: &Metrics) -> Self {
+    pub(crate) fn register(metrics: &Metrics) -> Self {
         let gauge = |name: &str, help: &str| {
             metrics.register(IntGauge::new(name, help).expect("valid gauge"))
         };
@@ -43,7 +43,12 @@ impl RaftGauges {
 }
 
 /// Copies openraft's metrics into the gauges on every change until shutdown.
-pub async fn follow(raft: Raft, id: NodeId, gauges: RaftGauges, shutdown: CancellationToken) {
+pub(crate) async fn follow(
+    raft: Raft,
+    id: NodeId,
+    gauges: RaftGauges,
+    shutdown: CancellationToken,
+) {
     let mut watch = raft.metrics();
     loop {
         {

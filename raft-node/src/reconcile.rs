@@ -9,7 +9,7 @@ use crate::app::SharedApp;
 use crate::orders::{self, Settled};
 
 /// Runs until shutdown; does work only while this node is the leader.
-pub async fn run(app: SharedApp, shutdown: CancellationToken) {
+pub(crate) async fn run(app: SharedApp, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(app.config.reconcile_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

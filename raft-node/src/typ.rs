@@ -6,11 +6,11 @@ use std::io::Cursor;
 use serde::{Deserialize, Serialize};
 
 /// A node's id in the cluster.
-pub type NodeId = u64;
+pub(crate) type NodeId = u64;
 
 /// One command of the replicated order log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Commit an order for a reservation already taken at the catalog.
     CreateOrder {
         request_id: String,
@@ -25,7 +25,7 @@ pub enum Command {
 
 /// What applying one log entry did.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub enum CommandResult {
+pub(crate) enum CommandResult {
     /// The order exists under this number; `new` is false for a repeated request id.
     Created { number: u64, new: bool },
     /// The request id is already used by an order with another name or quantity.
@@ -42,7 +42,7 @@ pub enum CommandResult {
 
 openraft::declare_raft_types!(
     /// The order service's Raft types.
-    pub TypeConfig:
+    pub(crate) TypeConfig:
         D = Command,
         R = CommandResult,
         NodeId = NodeId,
@@ -51,11 +51,11 @@ openraft::declare_raft_types!(
 );
 
 /// The Raft handle of this service.
-pub type Raft = openraft::Raft<TypeConfig>;
-pub type Entry = openraft::Entry<TypeConfig>;
-pub type LogId = openraft::LogId<NodeId>;
-pub type Vote = openraft::Vote<NodeId>;
-pub type StorageError = openraft::StorageError<NodeId>;
-pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
-pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
-pub type Snapshot = openraft::Snapshot<TypeConfig>;
+pub(crate) type Raft = openraft::Raft<TypeConfig>;
+pub(crate) type Entry = openraft::Entry<TypeConfig>;
+pub(crate) type LogId = openraft::LogId<NodeId>;
+pub(crate) type Vote = openraft::Vote<NodeId>;
+pub(crate) type StorageError = openraft::StorageError<NodeId>;
+pub(crate) type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+pub(crate) type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
+pub(crate) type Snapshot = openraft::Snapshot<TypeConfig>;

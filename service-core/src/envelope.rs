@@ -12,13 +12,18 @@ use toystore_api::{CallError, ErrorBody, ErrorDetail, ErrorKind};
 /// An error answer: a status, a message, and optional extra fields and headers.
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// The HTTP status, also written into the body as `code`.
     pub status: StatusCode,
+    /// What went wrong, in words.
     pub message: String,
+    /// Fields beside `code` and `message`.
     pub extra: Map<String, Value>,
+    /// A `Retry-After` header, in seconds.
     pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
+    /// An error of any status.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -54,26 +59,32 @@ impl ApiError {
         }
     }
 
+    /// 400: the request is malformed or out of the contract's limits.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
+    /// 409: the request clashes with the current state.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, message)
     }
 
+    /// 422: a key already used with another body.
     pub fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
     }
 
+    /// 503: the service cannot do its job just now.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
 
+    /// 500: a fault of ours, never of the request.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }

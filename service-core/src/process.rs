@@ -26,8 +26,11 @@ pub const START_DEADLINE: Duration = Duration::from_secs(30);
 pub struct ProcessSpec {
     /// A short name for logs and messages, e.g. `node-2`.
     pub name: String,
+    /// The binary to run.
     pub program: PathBuf,
+    /// Its arguments, `--listen` included.
     pub args: Vec<OsString>,
+    /// Extra environment variables.
     pub env: Vec<(String, String)>,
     /// The `--listen` value; `127.0.0.1:0` picks a free port.
     pub listen: String,
@@ -100,10 +103,12 @@ impl ServiceProcess {
         format!("http://{}", self.addr)
     }
 
+    /// The name it was started under (and its log file's).
     pub fn name(&self) -> &str {
         &self.spec.name
     }
 
+    /// How it was started.
     pub fn spec(&self) -> &ProcessSpec {
         &self.spec
     }

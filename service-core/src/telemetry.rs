@@ -5,8 +5,10 @@ use tracing_subscriber::EnvFilter;
 /// `--log-format text|json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
+    /// Human-readable lines.
     #[default]
     Text,
+    /// One JSON object per line.
     Json,
 }
 

@@ -2,8 +2,11 @@
 
 use crate::envelope::ApiError;
 
+/// Longest product name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
+/// Largest quantity of one buy or reservation.
 pub const MAX_QUANTITY: u64 = 1_000_000;
+/// Longest idempotency key or request id.
 pub const MAX_KEY_CHARS: usize = 64;
 
 /// Product names: 1 to 64 characters.

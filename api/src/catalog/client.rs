@@ -13,7 +13,9 @@ use crate::catalog::{
 /// One event of the catalog's `/events` stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CatalogEvent {
+    /// The first event of a stream: which catalog process it comes from.
     Hello(Hello),
+    /// A product changed.
     Invalidate(Invalidate),
 }
 
@@ -38,27 +40,33 @@ impl CatalogClient {
         }
     }
 
+    /// `http://host:port` of the catalog.
     pub fn base_url(&self) -> &str {
         self.endpoint.base_url()
     }
 
+    /// `GET /products`.
     pub async fn products(&self) -> Result<Vec<Product>, CallError> {
         call::send(self.endpoint.get("/products")).await
     }
 
+    /// `GET /products/{name}`.
     pub async fn product(&self, name: &str) -> Result<Product, CallError> {
         call::send(self.endpoint.get(&product_path(name))).await
     }
 
+    /// `PUT /products/{name}/price`.
     pub async fn set_price(&self, name: &str, price: f64) -> Result<Product, CallError> {
         let path = format!("{}/price", product_path(name));
         call::send(self.endpoint.put(&path).json(&PriceChange { price })).await
     }
 
+    /// `POST /reservations`: takes the stock, once per request id.
     pub async fn reserve(&self, request: &ReserveRequest) -> Result<Reservation, CallError> {
         call::send(self.endpoint.post("/reservations").json(request)).await
     }
 
+    /// `POST /reservations/{request_id}/confirm`: held to confirmed.
     pub async fn confirm(
         &self,
         request_id: &str,
@@ -73,6 +81,7 @@ impl CatalogClient {
         .await
     }
 
+    /// `POST /reservations/{request_id}/release`: held to released, the stock back.
     pub async fn release(&self, request_id: &str) -> Result<Reservation, CallError> {
         let path = format!("{}/release", reservation_path(request_id));
         call::send(self.endpoint.post(&path)).await
@@ -89,6 +98,7 @@ impl CatalogClient {
         call::send_expecting_success(self.endpoint.get("/health")).await
     }
 
+    /// `GET /ledger`: one row per product.
     pub async fn ledger(&self) -> Result<Vec<LedgerRow>, CallError> {
         call::send(self.endpoint.get("/ledger")).await
     }

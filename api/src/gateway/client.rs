@@ -14,6 +14,7 @@ use crate::gateway::{
 /// A product read and whether the gateway served it from its cache.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductRead {
+    /// The product as the gateway answered it.
     pub product: Product,
     /// `Some(true)` for `X-Cache: hit`, `Some(false)` for `miss`, `None` without the header.
     pub cache_hit: Option<bool>,
@@ -40,6 +41,7 @@ impl GatewayClient {
         }
     }
 
+    /// `http://host:port` of the gateway.
     pub fn base_url(&self) -> &str {
         self.endpoint.base_url()
     }

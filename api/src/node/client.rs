@@ -42,6 +42,7 @@ impl NodeClient {
         }
     }
 
+    /// `http://host:port` of the node.
     pub fn base_url(&self) -> &str {
         self.endpoint.base_url()
     }
@@ -90,14 +91,17 @@ impl NodeClient {
         }
     }
 
+    /// `GET /cluster/status`: this node's view of the cluster.
     pub async fn status(&self) -> Result<ClusterStatus, CallError> {
         call::send(self.endpoint.get("/cluster/status")).await
     }
 
+    /// `GET /cluster/digest`: a hash of every order, equal on replicas that agree.
     pub async fn digest(&self) -> Result<Digest, CallError> {
         call::send(self.endpoint.get("/cluster/digest")).await
     }
 
+    /// `POST /cluster/learners` (leader only): waits until the learner caught up.
     pub async fn add_learner(&self, id: u64, addr: &str) -> Result<ClusterStatus, CallError> {
         let body = AddLearner {
             id,
@@ -106,6 +110,7 @@ impl NodeClient {
         call::send(self.endpoint.post("/cluster/learners").json(&body)).await
     }
 
+    /// `POST /cluster/membership` (leader only).
     pub async fn change_membership(&self, voters: Vec<u64>) -> Result<ClusterStatus, CallError> {
         call::send(
             self.endpoint
@@ -115,10 +120,12 @@ impl NodeClient {
         .await
     }
 
+    /// `POST /cluster/snapshot`: builds one now and purges the log behind it.
     pub async fn snapshot(&self) -> Result<ClusterStatus, CallError> {
         call::send(self.endpoint.post("/cluster/snapshot")).await
     }
 
+    /// `GET /health`: `Ok` only on 200 (a leader is known).
     pub async fn health(&self) -> Result<(), CallError> {
         call::send_expecting_success(self.endpoint.get("/health")).await
     }

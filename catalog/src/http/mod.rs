@@ -19,14 +19,14 @@ use crate::store::{CatalogStore, StoreError};
 
 /// What every handler can reach.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub store: CatalogStore,
     pub events: EventHub,
     pub metrics: CatalogMetrics,
 }
 
 /// The whole catalog router, with the common layers.
-pub fn router(state: AppState, metrics: Metrics) -> Router {
+pub(crate) fn router(state: AppState, metrics: Metrics) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
         .route("/products", get(products::list))

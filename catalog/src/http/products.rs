@@ -10,11 +10,11 @@ use toystore_api::catalog::{LedgerRow, PriceChange, Product};
 /// Prices above this are surely a typo (and would lose cents as f64).
 const MAX_PRICE: f64 = 1e9;
 
-pub async fn list(State(state): State<AppState>) -> Result<Data<Vec<Product>>, ApiError> {
+pub(super) async fn list(State(state): State<AppState>) -> Result<Data<Vec<Product>>, ApiError> {
     state.store.products().map(Data::new).map_err(store_error)
 }
 
-pub async fn one(
+pub(super) async fn one(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Data<Product>, ApiError> {
@@ -26,7 +26,7 @@ pub async fn one(
         .map_err(store_error)
 }
 
-pub async fn set_price(
+pub(super) async fn set_price(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     JsonBody(change): JsonBody<PriceChange>,
@@ -47,6 +47,8 @@ pub async fn set_price(
     Ok(Data::new(product))
 }
 
-pub async fn ledger(State(state): State<AppState>) -> Result<Data<Vec<LedgerRow>>, ApiError> {
+pub(super) async fn ledger(
+    State(state): State<AppState>,
+) -> Result<Data<Vec<LedgerRow>>, ApiError> {
     state.store.ledger().map(Data::new).map_err(store_error)
 }

@@ -7,7 +7,7 @@ use service_core::{ApiError, Data, JsonBody, PathParams, QueryParams};
 use super::{now_ms, store_error, AppState};
 use toystore_api::catalog::{ConfirmRequest, Reservation, ReservationQuery, ReserveRequest};
 
-pub async fn reserve(
+pub(super) async fn reserve(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<ReserveRequest>,
 ) -> Result<Data<Reservation>, ApiError> {
@@ -23,7 +23,7 @@ pub async fn reserve(
     Ok(Data::new(outcome.reservation))
 }
 
-pub async fn confirm(
+pub(super) async fn confirm(
     State(state): State<AppState>,
     PathParams(request_id): PathParams<String>,
     JsonBody(body): JsonBody<ConfirmRequest>,
@@ -38,7 +38,7 @@ pub async fn confirm(
     Ok(Data::new(transition.reservation))
 }
 
-pub async fn release(
+pub(super) async fn release(
     State(state): State<AppState>,
     PathParams(request_id): PathParams<String>,
 ) -> Result<Data<Reservation>, ApiError> {
@@ -56,7 +56,7 @@ pub async fn release(
 }
 
 /// `GET /reservations?state=held&older_than_ms=5000`.
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ReservationQuery>,
 ) -> Result<Data<Vec<Reservation>>, ApiError> {

@@ -21,7 +21,7 @@ fn abort<T>(err: StoreError) -> TxResult<T> {
 
 /// The answer to a reservation request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ReserveOutcome {
+pub(crate) struct ReserveOutcome {
     pub reservation: Reservation,
     /// False when the request id was already reserved and this call took nothing.
     pub created: bool,
@@ -30,7 +30,7 @@ pub struct ReserveOutcome {
 
 /// The answer to a confirm or release.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
+pub(crate) struct Transition {
     pub reservation: Reservation,
     /// False when the reservation already was in the target state.
     pub changed: bool,
@@ -76,7 +76,7 @@ fn take(from: u64, amount: u64, what: &str) -> TxResult<u64> {
 impl CatalogStore {
     /// Takes `quantity` of the product for `request_id`, or returns the reservation that id
     /// already has (taking nothing).
-    pub async fn reserve(
+    pub(crate) async fn reserve(
         &self,
         request: &ReserveRequest,
         now_ms: u64,
@@ -127,7 +127,7 @@ impl CatalogStore {
 
     /// Held -> confirmed with `order_number`. Repeating it is harmless; confirming a released
     /// reservation, or one confirmed for another order, is a conflict.
-    pub async fn confirm(
+    pub(crate) async fn confirm(
         &self,
         request_id: &str,
         order_number: u64,
@@ -180,7 +180,7 @@ impl CatalogStore {
 
     /// Held -> released, returning the stock. Repeating it is harmless; releasing a
     /// confirmed reservation is a conflict.
-    pub async fn release(&self, request_id: &str) -> Result<Transition, StoreError> {
+    pub(crate) async fn release(&self, request_id: &str) -> Result<Transition, StoreError> {
         let transition = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
                 let Some(mut record) = read_reservation(reservations, request_id)? else {
@@ -221,7 +221,7 @@ impl CatalogStore {
     }
 
     /// Sets a product's price (reservations keep the price they were taken at).
-    pub async fn set_price(
+    pub(crate) async fn set_price(
         &self,
         name: &str,
         price: f64,
@@ -239,7 +239,7 @@ impl CatalogStore {
 
     /// Sets every product at quantity 0 back to `restock_to`, adding the difference to
     /// `restocked`. Returns one event per restocked product.
-    pub async fn restock(&self, restock_to: u64) -> Result<Vec<Invalidate>, StoreError> {
+    pub(crate) async fn restock(&self, restock_to: u64) -> Result<Vec<Invalidate>, StoreError> {
         let mut events = Vec::new();
         for name in self.products.iter().keys() {
             let name = String::from_utf8_lossy(&name?).into_owned();

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use sled::transaction::TransactionError;
 
-pub use changes::{ReserveOutcome, Transition};
+pub(crate) use changes::ReserveOutcome;
 use records::{decode, encode, ProductRecord, ReservationRecord};
 use toystore_api::catalog::{
     Invalidate, LedgerRow, Product, Reservation, ReservationState, SEED_PRODUCTS,
@@ -23,7 +23,7 @@ const SEEDED_KEY: &[u8] = b"seeded";
 
 /// Why a store operation did not happen.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("product not found")]
     ProductNotFound,
     #[error("reservation not found")]
@@ -57,7 +57,7 @@ impl From<TransactionError<StoreError>> for StoreError {
 
 /// Products and reservations, persisted in sled.
 #[derive(Clone)]
-pub struct CatalogStore {
+pub(crate) struct CatalogStore {
     db: sled::Db,
     products: sled::Tree,
     reservations: sled::Tree,
@@ -70,7 +70,7 @@ pub struct CatalogStore {
 impl CatalogStore {
     /// Opens (or creates) the store at `path`; a fresh store is seeded with the ten toys at
     /// `initial_stock` each.
-    pub fn open(path: &Path, initial_stock: u64) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path, initial_stock: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(path).open()?;
         let store = CatalogStore {
             products: db.open_tree("products")?,
@@ -107,7 +107,7 @@ impl CatalogStore {
     /// Waits until everything written so far is on disk. sled's own `flush_async` runs on
     /// its internal thread pool, which was seen to hang under many concurrent flushes; a
     /// blocking flush on tokio's blocking pool does not.
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
@@ -116,13 +116,13 @@ impl CatalogStore {
     }
 
     /// Checks that the store answers reads (for `/health`).
-    pub fn check(&self) -> Result<(), StoreError> {
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
         self.meta.get(SEEDED_KEY)?;
         Ok(())
     }
 
     /// Every product, sorted by name.
-    pub fn products(&self) -> Result<Vec<Product>, StoreError> {
+    pub(crate) fn products(&self) -> Result<Vec<Product>, StoreError> {
         self.products
             .iter()
             .map(|item| {
@@ -133,13 +133,13 @@ impl CatalogStore {
             .collect()
     }
 
-    pub fn product(&self, name: &str) -> Result<Product, StoreError> {
+    pub(crate) fn product(&self, name: &str) -> Result<Product, StoreError> {
         let record = self.product_record(name)?;
         Ok(record.product(name))
     }
 
     /// One ledger row per product, each read atomically.
-    pub fn ledger(&self) -> Result<Vec<LedgerRow>, StoreError> {
+    pub(crate) fn ledger(&self) -> Result<Vec<LedgerRow>, StoreError> {
         self.products
             .iter()
             .map(|item| {
@@ -150,7 +150,9 @@ impl CatalogStore {
             .collect()
     }
 
-    pub fn reservation(&self, request_id: &str) -> Result<Reservation, StoreError> {
+    /// One reservation by its request id (the tests read it back).
+    #[cfg(test)]
+    pub(crate) fn reservation(&self, request_id: &str) -> Result<Reservation, StoreError> {
         let bytes = self
             .reservations
             .get(request_id.as_bytes())?
@@ -160,7 +162,7 @@ impl CatalogStore {
     }
 
     /// Reservations in `state` (all if `None`) taken at or before `taken_before_ms`.
-    pub fn reservations(
+    pub(crate) fn reservations(
         &self,
         state: Option<ReservationState>,
         taken_before_ms: u64,

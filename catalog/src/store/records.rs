@@ -7,7 +7,7 @@ use toystore_api::catalog::{LedgerRow, Product, Reservation, ReservationState};
 
 /// A product and its ledger counters, stored under its name.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ProductRecord {
+pub(super) struct ProductRecord {
     pub price: f64,
     pub quantity: u64,
     /// Grows by one on every change of stock or price.
@@ -19,7 +19,7 @@ pub struct ProductRecord {
 }
 
 impl ProductRecord {
-    pub fn new(price: f64, initial: u64) -> Self {
+    pub(super) fn new(price: f64, initial: u64) -> Self {
         ProductRecord {
             price,
             quantity: initial,
@@ -31,7 +31,7 @@ impl ProductRecord {
         }
     }
 
-    pub fn product(&self, name: &str) -> Product {
+    pub(super) fn product(&self, name: &str) -> Product {
         Product {
             name: name.to_string(),
             price: self.price,
@@ -39,7 +39,7 @@ impl ProductRecord {
         }
     }
 
-    pub fn ledger_row(&self, name: &str) -> LedgerRow {
+    pub(super) fn ledger_row(&self, name: &str) -> LedgerRow {
         LedgerRow {
             name: name.to_string(),
             quantity: self.quantity,
@@ -53,7 +53,7 @@ impl ProductRecord {
 
 /// A reservation, stored under its request id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ReservationRecord {
+pub(super) struct ReservationRecord {
     pub name: String,
     pub quantity: u64,
     pub price: f64,
@@ -63,7 +63,7 @@ pub struct ReservationRecord {
 }
 
 impl ReservationRecord {
-    pub fn reservation(&self, request_id: &str) -> Reservation {
+    pub(super) fn reservation(&self, request_id: &str) -> Reservation {
         Reservation {
             request_id: request_id.to_string(),
             name: self.name.clone(),
@@ -76,10 +76,10 @@ impl ReservationRecord {
     }
 }
 
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records always serialise")
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Storage(format!("corrupt record: {e}")))
 }

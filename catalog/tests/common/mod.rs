@@ -7,15 +7,15 @@ use std::time::Duration;
 use service_core::process::{workspace_binary, ProcessSpec, ServiceProcess};
 use tempfile::TempDir;
 
-pub struct Catalog {
-    pub process: ServiceProcess,
-    pub dir: TempDir,
-    pub http: reqwest::Client,
+pub(crate) struct Catalog {
+    pub(crate) process: ServiceProcess,
+    pub(crate) dir: TempDir,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Catalog {
     /// A fresh catalog with the given extra flags.
-    pub fn start(extra: &[&str]) -> Catalog {
+    pub(crate) fn start(extra: &[&str]) -> Catalog {
         let dir = tempfile::tempdir().expect("temp dir");
         let process = ServiceProcess::start(spec(&dir, extra)).expect("catalog starts");
         Catalog {
@@ -30,16 +30,16 @@ impl Catalog {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.process.url())
     }
 
-    pub fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         self.process.addr().to_string()
     }
 
     /// Sends a request and returns status and decoded JSON body.
-    pub async fn call(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    pub(crate) async fn call(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
         let response = request.send().await.expect("catalog answers");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
@@ -48,11 +48,11 @@ impl Catalog {
         (status, body)
     }
 
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         self.call(self.http.get(self.url(path))).await
     }
 
-    pub async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
         self.call(
             self.http
                 .post(self.url(path))

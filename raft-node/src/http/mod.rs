@@ -23,7 +23,7 @@ use crate::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
 const RAFT_BODY_LIMIT: usize = 64 << 20;
 
 /// The full router of a node.
-pub fn router(app: SharedApp, metrics: Metrics) -> Router {
+pub(crate) fn router(app: SharedApp, metrics: Metrics) -> Router {
     let raft_routes = Router::new()
         .route(APPEND_PATH, post(raft_rpc::append))
         .route(VOTE_PATH, post(raft_rpc::vote))

@@ -23,14 +23,14 @@ const LAST_PURGED: &[u8] = b"last_purged";
 
 /// The log storage; cheap to clone (sled trees are shared handles).
 #[derive(Debug, Clone)]
-pub struct LogStore {
+pub(crate) struct LogStore {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
 }
 
 impl LogStore {
-    pub fn open(db: &sled::Db) -> anyhow::Result<Self> {
+    pub(crate) fn open(db: &sled::Db) -> anyhow::Result<Self> {
         Ok(LogStore {
             db: db.clone(),
             log: db.open_tree("log")?,
@@ -39,7 +39,7 @@ impl LogStore {
     }
 
     /// The committed log id last reported by openraft (for `/cluster/status`).
-    pub fn committed(&self) -> Option<LogId> {
+    pub(crate) fn committed(&self) -> Option<LogId> {
         read_meta::<Option<LogId>>(&self.meta, COMMITTED)
             .ok()
             .flatten()

@@ -10,16 +10,16 @@
 
 mod errors;
 mod keys;
-pub mod log;
-pub mod state_machine;
+pub(crate) mod log;
+pub(crate) mod state_machine;
 
 use std::path::Path;
 
-pub use log::LogStore;
-pub use state_machine::StateMachineStore;
+pub(crate) use log::LogStore;
+pub(crate) use state_machine::StateMachineStore;
 
 /// Opens (or creates) the node's database under `dir`.
-pub fn open_db(dir: &Path) -> anyhow::Result<sled::Db> {
+pub(crate) fn open_db(dir: &Path) -> anyhow::Result<sled::Db> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
     sled::Config::new()
@@ -29,13 +29,13 @@ pub fn open_db(dir: &Path) -> anyhow::Result<sled::Db> {
 }
 
 /// Opens both stores on one database.
-pub fn open(db: &sled::Db) -> anyhow::Result<(LogStore, StateMachineStore)> {
+pub(crate) fn open(db: &sled::Db) -> anyhow::Result<(LogStore, StateMachineStore)> {
     Ok((LogStore::open(db)?, StateMachineStore::open(db)?))
 }
 
 /// Flushes the whole database to disk. sled's own `flush_async` hangs under many
 /// concurrent flushes, so the blocking flush runs on tokio's blocking pool instead.
-pub async fn flush(db: &sled::Db) -> Result<(), std::io::Error> {
+pub(crate) async fn flush(db: &sled::Db) -> Result<(), std::io::Error> {
     let db = db.clone();
     match tokio::task::spawn_blocking(move || db.flush()).await {
         Ok(Ok(_)) => Ok(()),

@@ -34,16 +34,16 @@ const SNAPSHOT: &[u8] = b"snapshot";
 
 /// An order as the state machine keeps it (the wire [`Order`] plus its price).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct StoredOrder {
-    pub number: u64,
-    pub name: String,
-    pub quantity: u64,
-    pub request_id: String,
-    pub price: f64,
+pub(crate) struct StoredOrder {
+    pub(crate) number: u64,
+    pub(crate) name: String,
+    pub(crate) quantity: u64,
+    pub(crate) request_id: String,
+    pub(crate) price: f64,
 }
 
 impl StoredOrder {
-    pub fn to_wire(&self) -> Order {
+    pub(crate) fn to_wire(&self) -> Order {
         Order {
             number: self.number,
             name: self.name.clone(),
@@ -55,14 +55,14 @@ impl StoredOrder {
 
 /// What a request id stands for.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub enum RequestState {
+pub(crate) enum RequestState {
     Ordered(u64),
     Tombstone,
 }
 
 /// The state machine; cheap to clone. Reads may come from any task.
 #[derive(Debug, Clone)]
-pub struct StateMachineStore {
+pub(crate) struct StateMachineStore {
     db: sled::Db,
     orders: sled::Tree,
     requests: sled::Tree,
@@ -81,7 +81,7 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StorageError>
 }
 
 impl StateMachineStore {
-    pub fn open(db: &sled::Db) -> anyhow::Result<Self> {
+    pub(crate) fn open(db: &sled::Db) -> anyhow::Result<Self> {
         Ok(StateMachineStore {
             db: db.clone(),
             orders: db.open_tree("orders")?,
@@ -106,12 +106,12 @@ impl StateMachineStore {
     }
 
     /// The last applied log id.
-    pub fn last_applied(&self) -> Result<Option<LogId>, StorageError> {
+    pub(crate) fn last_applied(&self) -> Result<Option<LogId>, StorageError> {
         Ok(self.meta_get::<Option<LogId>>(LAST_APPLIED)?.flatten())
     }
 
     /// The order with this number.
-    pub fn order(&self, number: u64) -> Result<Option<StoredOrder>, StorageError> {
+    pub(crate) fn order(&self, number: u64) -> Result<Option<StoredOrder>, StorageError> {
         match self.orders.get(be_key(number)).map_err(sm_read_err)? {
             Some(bytes) => decode(&bytes).map(Some),
             None => Ok(None),
@@ -119,7 +119,7 @@ impl StateMachineStore {
     }
 
     /// What `request_id` stands for, if anything.
-    pub fn request(&self, request_id: &str) -> Result<Option<RequestState>, StorageError> {
+    pub(crate) fn request(&self, request_id: &str) -> Result<Option<RequestState>, StorageError> {
         match self.requests.get(request_id).map_err(sm_read_err)? {
             Some(bytes) => decode(&bytes).map(Some),
             None => Ok(None),
@@ -127,7 +127,7 @@ impl StateMachineStore {
     }
 
     /// Up to `limit` orders with number > `after`, and the last applied index.
-    pub fn orders_after(
+    pub(crate) fn orders_after(
         &self,
         after: Option<u64>,
         limit: usize,
@@ -149,7 +149,7 @@ impl StateMachineStore {
     }
 
     /// The contract's digest: SHA-256 over `number\tname\tquantity\n` in number order.
-    pub fn digest(&self) -> Result<Digest, StorageError> {
+    pub(crate) fn digest(&self) -> Result<Digest, StorageError> {
         let _whole = self.lock();
         let mut hasher = Sha256::new();
         let mut count = 0u64;

@@ -13,10 +13,10 @@ use toystore_api::node::{ClusterStatus, Digest, OrderCreated, OrderRequest};
 use toystore_api::CallError;
 
 /// How long a test waits for a leader, a catch-up or a convergence.
-pub const SETTLE: Duration = Duration::from_secs(30);
+pub(crate) const SETTLE: Duration = Duration::from_secs(30);
 
 /// A free loopback port (nodes need each other's addresses before any of them starts).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     service_core::process::free_port().expect("a free port")
 }
 
@@ -43,11 +43,11 @@ fn catalog_binary() -> std::path::PathBuf {
     path
 }
 
-pub struct Cluster {
-    pub dir: tempfile::TempDir,
-    pub catalog: ServiceProcess,
-    pub nodes: BTreeMap<u64, ServiceProcess>,
-    pub addrs: BTreeMap<u64, String>,
+pub(crate) struct Cluster {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) catalog: ServiceProcess,
+    pub(crate) nodes: BTreeMap<u64, ServiceProcess>,
+    pub(crate) addrs: BTreeMap<u64, String>,
     extra_args: Vec<String>,
     /// Where nodes reach the catalog, when a test puts something in front of it.
     catalog_route: Option<String>,
@@ -55,18 +55,18 @@ pub struct Cluster {
 
 impl Cluster {
     /// A catalog and `n` bootstrapped nodes; `extra_args` go to every node.
-    pub fn start(n: u64, extra_args: &[&str]) -> Cluster {
+    pub(crate) fn start(n: u64, extra_args: &[&str]) -> Cluster {
         Self::start_with(n, extra_args, &[])
     }
 
     /// As [`start`](Self::start), with extra catalog arguments too.
-    pub fn start_with(n: u64, extra_args: &[&str], catalog_args: &[&str]) -> Cluster {
+    pub(crate) fn start_with(n: u64, extra_args: &[&str], catalog_args: &[&str]) -> Cluster {
         Self::start_routed(n, extra_args, catalog_args, |_| None)
     }
 
     /// As [`start_with`](Self::start_with); `route` gets the catalog's address and may
     /// return another one for the nodes to use instead (a test's interposed front).
-    pub fn start_routed(
+    pub(crate) fn start_routed(
         n: u64,
         extra_args: &[&str],
         catalog_args: &[&str],
@@ -102,7 +102,7 @@ impl Cluster {
     }
 
     /// `--peers` naming every node known to the fixture.
-    pub fn peers(&self) -> String {
+    pub(crate) fn peers(&self) -> String {
         self.addrs
             .iter()
             .map(|(id, addr)| format!("{id}={addr}"))
@@ -111,7 +111,7 @@ impl Cluster {
     }
 
     /// Starts node `id` (its address must be in `addrs`).
-    pub fn start_node(&mut self, id: u64, bootstrap: bool) {
+    pub(crate) fn start_node(&mut self, id: u64, bootstrap: bool) {
         let bin = std::env::var("CARGO_BIN_EXE_raft-node").expect("raft-node binary");
         let mut args = vec![
             "--id".to_string(),
@@ -141,23 +141,23 @@ impl Cluster {
     }
 
     /// Adds a fresh node `id` on a free port, started without `--bootstrap`.
-    pub fn add_node(&mut self, id: u64) -> String {
+    pub(crate) fn add_node(&mut self, id: u64) -> String {
         let addr = format!("127.0.0.1:{}", free_port());
         self.addrs.insert(id, addr.clone());
         self.start_node(id, false);
         addr
     }
 
-    pub fn client(&self, id: u64) -> NodeClient {
+    pub(crate) fn client(&self, id: u64) -> NodeClient {
         NodeClient::with_timeout(&self.addrs[&id], Duration::from_secs(10))
     }
 
-    pub fn catalog_client(&self) -> CatalogClient {
+    pub(crate) fn catalog_client(&self) -> CatalogClient {
         CatalogClient::with_timeout(&self.catalog.addr().to_string(), Duration::from_secs(5))
     }
 
     /// Ids of the nodes whose processes run.
-    pub fn running(&mut self) -> Vec<u64> {
+    pub(crate) fn running(&mut self) -> Vec<u64> {
         self.nodes
             .iter_mut()
             .filter_map(|(id, p)| p.is_running().then_some(*id))
@@ -165,7 +165,7 @@ impl Cluster {
     }
 
     /// Waits until a running node is leader and every running node names it.
-    pub async fn leader(&mut self) -> u64 {
+    pub(crate) async fn leader(&mut self) -> u64 {
         let running = self.running();
         let clients: Vec<(u64, NodeClient)> =
             running.iter().map(|id| (*id, self.client(*id))).collect();
@@ -189,16 +189,16 @@ impl Cluster {
         .expect("leader elected")
     }
 
-    pub async fn status(&self, id: u64) -> ClusterStatus {
+    pub(crate) async fn status(&self, id: u64) -> ClusterStatus {
         self.client(id).status().await.expect("status")
     }
 
-    pub async fn digest(&self, id: u64) -> Digest {
+    pub(crate) async fn digest(&self, id: u64) -> Digest {
         self.client(id).digest().await.expect("digest")
     }
 
     /// Waits until every running node has the same digest as `reference` (a node id).
-    pub async fn converged(&mut self, reference: u64) -> Digest {
+    pub(crate) async fn converged(&mut self, reference: u64) -> Digest {
         let running = self.running();
         let clients: Vec<NodeClient> = running.iter().map(|id| self.client(*id)).collect();
         let target = self.client(reference);
@@ -222,7 +222,7 @@ impl Cluster {
 
 impl Cluster {
     /// Waits until every running node has applied the same log index as `reference`.
-    pub async fn caught_up(&mut self, reference: u64) {
+    pub(crate) async fn caught_up(&mut self, reference: u64) {
         let running = self.running();
         let clients: Vec<NodeClient> = running.iter().map(|id| self.client(*id)).collect();
         let target = self.client(reference);
@@ -245,7 +245,7 @@ impl Cluster {
 }
 
 /// A buy on node `id`.
-pub async fn buy(
+pub(crate) async fn buy(
     client: &NodeClient,
     request_id: &str,
     name: &str,
