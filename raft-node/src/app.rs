@@ -10,6 +10,7 @@ use prometheus::Histogram;
 use toystore_api::catalog::CatalogClient;
 
 use crate::config::Config;
+use crate::confirm::Confirmer;
 use crate::error::NodeError;
 use crate::store::{LogStore, StateMachineStore};
 use crate::typ::{Command, CommandResult, NodeId, Raft};
@@ -21,6 +22,8 @@ pub(crate) struct App {
     pub(crate) log: LogStore,
     pub(crate) state: StateMachineStore,
     pub(crate) catalog: CatalogClient,
+    /// Confirms reservations of committed orders in the background.
+    pub(crate) confirmer: Confirmer,
     pub(crate) config: Config,
     /// `raft_commit_latency_seconds`.
     pub(crate) commit_latency: Histogram,

@@ -13,6 +13,7 @@
 //! - [`error`]: `NodeError`, how the domain modules fail.
 //! - [`orders`]: buying (reserve, commit, confirm), reading, settling stale reservations.
 //! - [`cluster`]: status, learners, membership, snapshots.
+//! - [`confirm`]: confirming reservations of committed orders in the background.
 //! - [`reconcile`]: the leader's background settling of stale catalog reservations.
 //! - [`raft_metrics`]: Raft gauges and commit latency for `/metrics`.
 //! - [`http`]: the routes; handlers check input and translate errors.
@@ -21,6 +22,7 @@
 mod app;
 mod cluster;
 pub mod config;
+mod confirm;
 mod error;
 mod http;
 mod network;

@@ -3,9 +3,9 @@
 //!
 //! A buy on the leader: a request id already in the state machine is answered from it;
 //! otherwise the stock is reserved at the catalog under the request id, the order is
-//! committed through Raft with the reserved price, and the reservation is confirmed. A
-//! confirm that fails is left to the reconciler; nothing is committed when the reserve
-//! fails.
+//! committed through Raft with the reserved price, and the buy is answered; the
+//! reservation is confirmed in the background ([`crate::confirm`]), with the reconciler as
+//! backstop. Nothing is committed when the reserve fails.
 
 use toystore_api::catalog::{ReservationState, ReserveRequest};
 use toystore_api::node::{Order, OrderRequest, OrdersPage, ReadConsistency};
@@ -48,13 +48,7 @@ pub(crate) async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeEr
         CommandResult::Expired => return Err(NodeError::RequestExpired),
         other => return Err(NodeError::storage(format!("unexpected result {other:?}"))),
     };
-    if let Err(err) = app.catalog.confirm(&request.request_id, number).await {
-        tracing::warn!(
-            request_id = %request.request_id,
-            number,
-            "confirm failed, the reconciler will retry: {err}"
-        );
-    }
+    app.confirmer.confirm(&request.request_id, number);
     Ok(number)
 }
 

@@ -10,6 +10,7 @@ use toystore_api::catalog::CatalogClient;
 
 use crate::app::{App, SharedApp};
 use crate::config::Config;
+use crate::confirm::Confirmer;
 use crate::network::HttpNetwork;
 use crate::raft_metrics::RaftGauges;
 use crate::store;
@@ -72,7 +73,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         raft: raft.clone(),
         log,
         state,
-        catalog: CatalogClient::new(&config.catalog, http),
+        catalog: CatalogClient::new(&config.catalog, http.clone()),
+        confirmer: Confirmer::start(CatalogClient::new(&config.catalog, http)),
         config: config.clone(),
         commit_latency: gauges.commit_latency.clone(),
     });

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use service_core::{ApiError, Metrics};
+use toystore_api::ErrorKind;
 
 use crate::events::EventHub;
 use crate::metrics::CatalogMetrics;
@@ -69,10 +70,10 @@ async fn events(
 /// The contract's status for each store refusal.
 fn store_error(err: StoreError) -> ApiError {
     match err {
-        StoreError::ProductNotFound | StoreError::ReservationNotFound => {
-            ApiError::not_found(err.to_string())
-        }
-        StoreError::OutOfStock | StoreError::Conflict(_) => ApiError::conflict(err.to_string()),
+        StoreError::ProductNotFound => ApiError::kind(ErrorKind::ProductNotFound),
+        StoreError::OutOfStock => ApiError::kind(ErrorKind::OutOfStock),
+        StoreError::ReservationNotFound => ApiError::not_found(err.to_string()),
+        StoreError::Conflict(_) => ApiError::conflict(err.to_string()),
         StoreError::RequestIdReused(ref existing) => ApiError::unprocessable(err.to_string())
             .with_field(
                 "existing",

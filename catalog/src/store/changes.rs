@@ -1,7 +1,7 @@
 //! The changes a client can make: reserve, confirm, release, set a price, restock.
 //!
-//! Each is a single sled transaction followed by a flush, so when one returns `Ok` it is on
-//! disk. Transaction closures may be re-run by sled on conflict, so they only read and
+//! Each is a single sled transaction followed by a (group) flush, so when one returns `Ok`
+//! it is on disk, a repeat included. Transaction closures may be re-run by sled on conflict, so they only read and
 //! write through the transaction handles.
 
 use sled::transaction::{
@@ -119,9 +119,8 @@ impl CatalogStore {
                 })
             },
         )?;
-        if outcome.created {
-            self.flush().await?;
-        }
+        // Also for a repeat: the first call's write may still be waiting for its flush.
+        self.flush().await?;
         Ok(outcome)
     }
 
@@ -172,9 +171,8 @@ impl CatalogStore {
                 })
             },
         )?;
-        if transition.changed {
-            self.flush().await?;
-        }
+        // Also for a repeat: the first call's write may still be waiting for its flush.
+        self.flush().await?;
         Ok(transition)
     }
 
@@ -214,9 +212,8 @@ impl CatalogStore {
                 })
             },
         )?;
-        if transition.changed {
-            self.flush().await?;
-        }
+        // Also for a repeat: the first call's write may still be waiting for its flush.
+        self.flush().await?;
         Ok(transition)
     }
 

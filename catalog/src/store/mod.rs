@@ -7,13 +7,16 @@
 //! like (stock or price) returns the [`Invalidate`] event to publish.
 
 mod changes;
+mod group_flush;
 mod records;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sled::transaction::TransactionError;
 
 pub(crate) use changes::ReserveOutcome;
+use group_flush::GroupFlush;
 use records::{decode, encode, ProductRecord, ReservationRecord};
 use toystore_api::catalog::{
     Invalidate, LedgerRow, Product, Reservation, ReservationState, SEED_PRODUCTS,
@@ -58,7 +61,11 @@ impl From<TransactionError<StoreError>> for StoreError {
 /// Products and reservations, persisted in sled.
 #[derive(Clone)]
 pub(crate) struct CatalogStore {
-    db: sled::Db,
+    /// The only strong handle: the flusher holds a weak one, so dropping the store closes
+    /// the database (and its file lock) at once.
+    db: Arc<sled::Db>,
+    /// Concurrent changes share fsyncs through it.
+    flusher: GroupFlush,
     products: sled::Tree,
     reservations: sled::Tree,
     /// Index of held reservations (request id -> nothing), so reconciliation need not scan
@@ -71,8 +78,16 @@ impl CatalogStore {
     /// Opens (or creates) the store at `path`; a fresh store is seeded with the ten toys at
     /// `initial_stock` each.
     pub(crate) fn open(path: &Path, initial_stock: u64) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
+        let db = Arc::new(sled::Config::new().path(path).open()?);
+        let flusher = {
+            let db = Arc::downgrade(&db);
+            GroupFlush::start(move || match db.upgrade() {
+                Some(db) => db.flush().map(drop).map_err(|e| e.to_string()),
+                None => Err("the store is closed".to_string()),
+            })
+        };
         let store = CatalogStore {
+            flusher,
             products: db.open_tree("products")?,
             reservations: db.open_tree("reservations")?,
             held: db.open_tree("held")?,
@@ -104,15 +119,10 @@ impl CatalogStore {
         Ok(())
     }
 
-    /// Waits until everything written so far is on disk. sled's own `flush_async` runs on
-    /// its internal thread pool, which was seen to hang under many concurrent flushes; a
-    /// blocking flush on tokio's blocking pool does not.
+    /// Waits until everything this task wrote so far is on disk, sharing the fsync with
+    /// every change that is waiting at the same time.
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Storage(format!("flush task failed: {e}")))??;
-        Ok(())
+        self.flusher.flush().await.map_err(StoreError::Storage)
     }
 
     /// Checks that the store answers reads (for `/health`).

@@ -255,6 +255,8 @@ proptest! {
     #[test]
     fn random_operations_keep_the_ledger_identity(ops in proptest::collection::vec(op(), 1..60)) {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        // The store starts its flusher task on the runtime it is opened in.
+        let _entered = runtime.enter();
         let (_dir, store) = open(6);
         runtime.block_on(async {
             for op in ops {
