@@ -12,6 +12,7 @@ use toystore_api::catalog::CatalogClient;
 use crate::config::Config;
 use crate::confirm::Confirmer;
 use crate::error::NodeError;
+use crate::raft_metrics::BuyStages;
 use crate::store::{LogStore, StateMachineStore};
 use crate::typ::{Command, CommandResult, NodeId, Raft};
 
@@ -27,6 +28,8 @@ pub(crate) struct App {
     pub(crate) config: Config,
     /// `raft_commit_latency_seconds`.
     pub(crate) commit_latency: Histogram,
+    /// `raft_node_buy_stage_seconds`.
+    pub(crate) buy_stages: BuyStages,
 }
 
 pub(crate) type SharedApp = Arc<App>;

@@ -7,6 +7,8 @@
 //! reservation is confirmed in the background ([`crate::confirm`]), with the reconciler as
 //! backstop. Nothing is committed when the reserve fails.
 
+use std::time::Instant;
+
 use toystore_api::catalog::{ReservationState, ReserveRequest};
 use toystore_api::node::{Order, OrderRequest, OrdersPage, ReadConsistency};
 
@@ -21,9 +23,13 @@ const READ_QUORUM_ATTEMPTS: usize = 5;
 /// Buys on the leader; answers the order number.
 pub(crate) async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeError> {
     app.require_leader()?;
-    if let Some(number) = known_request(app, request)? {
+    let started = Instant::now();
+    let known = known_request(app, request)?;
+    app.buy_stages.lookup.observe(lap(&started));
+    if let Some(number) = known {
         return Ok(number);
     }
+    let started = Instant::now();
     let reservation = app
         .catalog
         .reserve(&ReserveRequest {
@@ -31,7 +37,9 @@ pub(crate) async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeEr
             name: request.name.clone(),
             quantity: request.quantity,
         })
-        .await?;
+        .await;
+    app.buy_stages.reserve.observe(lap(&started));
+    let reservation = reservation?;
     if reservation.state == ReservationState::Released {
         // The reconciler gave this request up (its tombstone may not be applied here yet).
         return Err(NodeError::RequestExpired);
@@ -42,7 +50,10 @@ pub(crate) async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeEr
         quantity: request.quantity,
         price: reservation.price,
     };
-    let number = match app.commit(command).await? {
+    let started = Instant::now();
+    let committed = app.commit(command).await;
+    app.buy_stages.commit.observe(lap(&started));
+    let number = match committed? {
         CommandResult::Created { number, .. } => number,
         CommandResult::Mismatch => return Err(NodeError::RequestIdReused),
         CommandResult::Expired => return Err(NodeError::RequestExpired),
@@ -50,6 +61,10 @@ pub(crate) async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeEr
     };
     app.confirmer.confirm(&request.request_id, number);
     Ok(number)
+}
+
+fn lap(started: &Instant) -> f64 {
+    started.elapsed().as_secs_f64()
 }
 
 /// The order number of a request id the state machine already knows, if it knows it.

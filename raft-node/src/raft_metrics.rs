@@ -1,7 +1,7 @@
 //! The node's own Prometheus figures: Raft gauges fed from openraft's metrics watch, and
 //! the commit latency of client writes.
 
-use prometheus::{Histogram, HistogramOpts, IntGauge};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge};
 use service_core::metrics::LATENCY_BUCKETS;
 use service_core::Metrics;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +16,19 @@ pub(crate) struct RaftGauges {
     pub(crate) last_log_index: IntGauge,
     pub(crate) last_applied: IntGauge,
     pub(crate) commit_latency: Histogram,
+    /// `raft_node_buy_stage_seconds{stage}`: where a buy on the leader spends its time.
+    pub(crate) buy_stages: BuyStages,
+}
+
+/// The stages of a buy on the leader, each a histogram.
+#[derive(Clone)]
+pub(crate) struct BuyStages {
+    /// Looking the request id up in the state machine.
+    pub(crate) lookup: Histogram,
+    /// The reservation at the catalog, one round trip.
+    pub(crate) reserve: Histogram,
+    /// The Raft commit: leader flush, replication to a majority, apply.
+    pub(crate) commit: Histogram,
 }
 
 impl RaftGauges {
@@ -38,6 +51,28 @@ impl RaftGauges {
                 )
                 .expect("valid histogram"),
             ),
+            buy_stages: BuyStages::register(metrics),
+        }
+    }
+}
+
+impl BuyStages {
+    fn register(metrics: &Metrics) -> Self {
+        let stages = metrics.register(
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "raft_node_buy_stage_seconds",
+                    "Time a buy on the leader spends in each stage: lookup, reserve, commit",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["stage"],
+            )
+            .expect("valid histogram"),
+        );
+        BuyStages {
+            lookup: stages.with_label_values(&["lookup"]),
+            reserve: stages.with_label_values(&["reserve"]),
+            commit: stages.with_label_values(&["commit"]),
         }
     }
 }

@@ -77,6 +77,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         confirmer: Confirmer::start(CatalogClient::new(&config.catalog, http)),
         config: config.clone(),
         commit_latency: gauges.commit_latency.clone(),
+        buy_stages: gauges.buy_stages.clone(),
     });
     tracing::info!(
         id = config.id,

@@ -473,3 +473,38 @@ async fn health_needs_a_leader_and_sigterm_exits_cleanly() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buy_is_confirmed_in_the_background_and_its_stages_are_timed() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader().await;
+    let client = cluster.client(leader);
+    for i in 0..3 {
+        buy(&client, &format!("staged-{i}"), "Whale", 1)
+            .await
+            .unwrap();
+    }
+    // The answer does not wait for the confirm; the catalog sees it soon after.
+    let catalog = cluster.catalog_client();
+    let whale = wait_until_async("the confirms to reach the catalog", SETTLE, || {
+        let catalog = catalog.clone();
+        async move {
+            let ledger = catalog.ledger().await.ok()?;
+            let row = ledger.into_iter().find(|row| row.name == "Whale")?;
+            (row.confirmed == 3).then_some(row)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!((whale.held, whale.quantity), (0, 97));
+    let metrics = reqwest::get(format!("{}/metrics", client.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for stage in ["lookup", "reserve", "commit"] {
+        let line = format!("raft_node_buy_stage_seconds_count{{stage=\"{stage}\"}} 3");
+        assert!(metrics.contains(&line), "no `{line}` in:\n{metrics}");
+    }
+}
