@@ -1,11 +1,15 @@
 //! What every router gets on top of its own routes: JSON 404/405 fallbacks, `/metrics`,
-//! request metrics, panic containment and request tracing.
+//! request metrics, panic containment and request tracing; and, around the whole router,
+//! tolerance of a trailing slash (clients in the wild post to `/orders/`). `HEAD` is
+//! answered wherever `GET` is by axum itself.
 
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::get;
 use axum::Router;
+use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::envelope::ApiError;
@@ -26,6 +30,12 @@ pub fn finish(routes: Router, metrics: Metrics) -> Router {
             ApiError::internal("internal error").into_response()
         }))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The router as it is served: a trailing slash is trimmed before routing, so `/orders/`
+/// and `/products/Tux/` reach the same handlers (and metrics labels) as without it.
+pub fn tolerant(router: Router) -> NormalizePath<Router> {
+    NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 
 async fn not_found() -> ApiError {
@@ -67,6 +77,24 @@ mod tests {
             status_and_body(Request::delete("/ping").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert!(body.contains(r#""code":405"#), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_trailing_slash_and_head_reach_the_same_route() {
+        for (method, uri) in [("GET", "/ping/"), ("GET", "/ping//"), ("HEAD", "/ping")] {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap();
+            let response = tolerant(app()).oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{method} {uri}");
+        }
+        let response = tolerant(app())
+            .oneshot(Request::get("/nope/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
+use axum::extract::Request;
+use axum::{Router, ServiceExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -60,8 +61,9 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let service = ServiceExt::<Request>::into_make_service(crate::routes::tolerant(router));
     let graceful =
-        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        axum::serve(listener, service).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     tokio::select! {
         result = graceful => result.context("server failed")?,
         _ = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
