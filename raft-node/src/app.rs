@@ -12,6 +12,7 @@ use toystore_api::catalog::CatalogClient;
 use crate::config::Config;
 use crate::confirm::Confirmer;
 use crate::error::NodeError;
+use crate::propose::Proposer;
 use crate::raft_metrics::BuyStages;
 use crate::store::{LogStore, StateMachineStore};
 use crate::typ::{Command, CommandResult, NodeId, Raft};
@@ -23,6 +24,8 @@ pub(crate) struct App {
     pub(crate) log: LogStore,
     pub(crate) state: StateMachineStore,
     pub(crate) catalog: CatalogClient,
+    /// Batches commands into Raft entries.
+    pub(crate) proposer: Proposer,
     /// Confirms reservations of committed orders in the background.
     pub(crate) confirmer: Confirmer,
     pub(crate) config: Config,
@@ -68,14 +71,13 @@ impl App {
     }
 
     /// Commits `command` through Raft (a majority has flushed it, and this node applied
-    /// it), timing it for `raft_commit_latency_seconds`.
+    /// it), batched with whatever else is proposed meanwhile, timing it for
+    /// `raft_commit_latency_seconds`.
     pub(crate) async fn commit(&self, command: Command) -> Result<CommandResult, NodeError> {
         let started = Instant::now();
-        let written = self.raft.client_write(command).await;
+        let written = self.proposer.propose(command).await;
         self.commit_latency.observe(started.elapsed().as_secs_f64());
-        written
-            .map(|response| response.data)
-            .map_err(|err| self.write_error(err))
+        written.map_err(|err| self.write_error(err))
     }
 
     /// A failed client write (order, tombstone, membership change).

@@ -11,6 +11,7 @@
 //! The service, from the state it shares to the HTTP surface:
 //! - [`app`]: the shared state, leadership, committing a command.
 //! - [`error`]: `NodeError`, how the domain modules fail.
+//! - [`propose`]: group commit: commands proposed meanwhile go as one Raft entry.
 //! - [`orders`]: buying (reserve, commit, confirm), reading, settling stale reservations.
 //! - [`cluster`]: status, learners, membership, snapshots.
 //! - [`confirm`]: confirming reservations of committed orders in the background.
@@ -27,6 +28,7 @@ mod error;
 mod http;
 mod network;
 mod orders;
+mod propose;
 mod raft_metrics;
 mod reconcile;
 mod run;

@@ -12,6 +12,7 @@ use crate::app::{App, SharedApp};
 use crate::config::Config;
 use crate::confirm::Confirmer;
 use crate::network::HttpNetwork;
+use crate::propose::Proposer;
 use crate::raft_metrics::RaftGauges;
 use crate::store;
 use crate::typ::{NodeId, Raft};
@@ -74,6 +75,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         log,
         state,
         catalog: CatalogClient::new(&config.catalog, http.clone()),
+        proposer: Proposer::start(raft.clone()),
         confirmer: Confirmer::start(CatalogClient::new(&config.catalog, http)),
         config: config.clone(),
         commit_latency: gauges.commit_latency.clone(),

@@ -21,10 +21,12 @@ pub(crate) enum Command {
     },
     /// The reconciler gives up on `request_id`: a later `CreateOrder` under it expires.
     Tombstone { request_id: String },
+    /// Commands proposed together (group commit), applied in order as one entry.
+    Batch(Vec<Command>),
 }
 
 /// What applying one log entry did.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) enum CommandResult {
     /// The order exists under this number; `new` is false for a repeated request id.
     Created { number: u64, new: bool },
@@ -38,6 +40,8 @@ pub(crate) enum CommandResult {
     AlreadyOrdered { number: u64 },
     /// A blank or membership entry: nothing for the application.
     Nothing,
+    /// One result per command of a [`Command::Batch`], in order.
+    Batch(Vec<CommandResult>),
 }
 
 openraft::declare_raft_types!(

@@ -228,6 +228,13 @@ fn apply_command(
 ) -> TxResult<CommandResult> {
     let request_id = match command {
         Command::CreateOrder { request_id, .. } | Command::Tombstone { request_id } => request_id,
+        Command::Batch(commands) => {
+            let results = commands
+                .iter()
+                .map(|command| apply_command(orders, requests, next, command))
+                .collect::<TxResult<Vec<_>>>()?;
+            return Ok(CommandResult::Batch(results));
+        }
     };
     let known: Option<RequestState> = match requests.get(request_id.as_bytes())? {
         Some(bytes) => Some(tx_decode(&bytes)?),
@@ -280,6 +287,8 @@ fn apply_command(
             requests.insert(request_id.as_bytes(), encode(&RequestState::Tombstone))?;
             CommandResult::Tombstoned
         }
+        // Answered above; a batch has no request id of its own.
+        (Command::Batch(_), _) => return Err(ConflictableTransactionError::Abort(())),
     };
     Ok(result)
 }

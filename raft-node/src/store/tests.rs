@@ -105,6 +105,62 @@ async fn numbers_are_dense_and_request_ids_idempotent() {
 }
 
 #[tokio::test]
+async fn a_batch_applies_its_commands_in_order_with_one_result_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path()).unwrap();
+    let (_, mut sm) = open(&db).unwrap();
+    let create = |request_id: &str, quantity| Command::CreateOrder {
+        request_id: request_id.into(),
+        name: "Tux".into(),
+        quantity,
+        price: 1.5,
+    };
+    let batch = |index, commands| Entry {
+        log_id: log_id(1, index),
+        payload: EntryPayload::Normal(Command::Batch(commands)),
+    };
+    let results = sm
+        .apply(vec![
+            order(1, "before", "Tux", 1),
+            batch(
+                2,
+                vec![
+                    create("x", 1),
+                    // The same request twice in one batch: one order, asked twice.
+                    create("x", 1),
+                    create("y", 2),
+                    create("x", 3),
+                    Command::Tombstone {
+                        request_id: "z".into(),
+                    },
+                    create("z", 1),
+                ],
+            ),
+            order(3, "after", "Tux", 1),
+        ])
+        .await
+        .unwrap();
+    let created = |number, new| CommandResult::Created { number, new };
+    assert_eq!(
+        results,
+        vec![
+            created(0, true),
+            CommandResult::Batch(vec![
+                created(1, true),
+                created(1, false),
+                created(2, true),
+                CommandResult::Mismatch,
+                CommandResult::Tombstoned,
+                CommandResult::Expired,
+            ]),
+            created(3, true),
+        ]
+    );
+    assert_eq!(sm.digest().unwrap().orders, 4);
+    assert_eq!(sm.last_applied().unwrap(), Some(log_id(1, 3)));
+}
+
+#[tokio::test]
 async fn log_vote_and_state_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let digest_before;
