@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use service_core::process::{workspace_binary, ProcessSpec, ServiceProcess};
 use tempfile::TempDir;
+use testkit::process::{workspace_binary, ProcessSpec, ServiceProcess};
 
 pub struct Catalog {
     pub process: ServiceProcess,
