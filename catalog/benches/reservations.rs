@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use testkit::process::{workspace_binary, ProcessSpec, ServiceProcess};
+use testkit::{workspace_binary, ProcessSpec, ServiceProcess};
 use toystore_api::catalog::CatalogClient;
 use toystore_api::catalog::ReserveRequest;
 

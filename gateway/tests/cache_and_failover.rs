@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use jepsen_like::cluster::{Cluster, ClusterOptions};
-use testkit::process::wait_until_async;
+use testkit::wait_until_async;
 use toystore_api::catalog::CatalogClient;
 use toystore_api::gateway::GatewayClient;
 use toystore_api::node::NodeClient;

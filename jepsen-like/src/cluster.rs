@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use testkit::process::{free_port, workspace_binary, ProcessSpec, ServiceProcess};
+use testkit::{free_port, workspace_binary, ProcessSpec, ServiceProcess};
 use toystore_api::node::{NodeClient, Role};
 
 /// How to start a cluster.
@@ -257,7 +257,7 @@ impl Cluster {
 
     /// Waits until some node leads.
     pub async fn wait_for_leader(&self, deadline: Duration) -> anyhow::Result<u64> {
-        testkit::process::wait_until_async("a leader", deadline, || self.leader()).await
+        testkit::wait_until_async("a leader", deadline, || self.leader()).await
     }
 
     /// SIGTERM to everything (gateway first), SIGKILL after a grace period.

@@ -203,7 +203,7 @@ async fn settle(cluster: &Cluster) -> anyhow::Result<()> {
         &cluster.catalog_addr(),
         Duration::from_secs(2),
     );
-    testkit::process::wait_until_async("a settled cluster", SETTLE_DEADLINE, || async {
+    testkit::wait_until_async("a settled cluster", SETTLE_DEADLINE, || async {
         cluster.leader().await?;
         crate::bench::converged_digests(&nodes, Duration::from_millis(1))
             .await

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::response::IntoResponse;
 use common::{buy, Cluster, SETTLE};
-use testkit::process::wait_until_async;
+use testkit::wait_until_async;
 use toystore_api::node::{leader_hint, ReadConsistency};
 
 fn status_of(err: &toystore_api::CallError) -> u16 {

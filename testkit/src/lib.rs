@@ -3,5 +3,16 @@
 //! (`toystore-api`), never a server.
 //!
 //! - [`process`]: one service process: start, wait for `listening on`, signal, restart.
+//! - [`binaries`]: where the `catalog`, `raft-node` and `gateway` binaries are.
+//! - [`ports`]: free loopback ports, and the raft nodes' ports chosen up front.
+//! - [`wait`]: polling a condition until a deadline.
 
+pub mod binaries;
+pub mod ports;
 pub mod process;
+pub mod wait;
+
+pub use binaries::workspace_binary;
+pub use ports::{free_port, NodePorts};
+pub use process::{ProcessSpec, ServiceProcess};
+pub use wait::{wait_until, wait_until_async};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tempfile::TempDir;
-use testkit::process::{workspace_binary, ProcessSpec, ServiceProcess};
+use testkit::{workspace_binary, ProcessSpec, ServiceProcess};
 
 pub struct Catalog {
     pub process: ServiceProcess,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use testkit::process::{wait_until_async, ProcessSpec, ServiceProcess};
+use testkit::{wait_until_async, ProcessSpec, ServiceProcess};
 use toystore_api::catalog::CatalogClient;
 use toystore_api::node::NodeClient;
 use toystore_api::node::{ClusterStatus, Digest, OrderCreated, OrderRequest};
@@ -17,7 +17,7 @@ pub const SETTLE: Duration = Duration::from_secs(30);
 
 /// A free loopback port (nodes need each other's addresses before any of them starts).
 pub fn free_port() -> u16 {
-    testkit::process::free_port().expect("a free port")
+    testkit::free_port().expect("a free port")
 }
 
 /// The catalog binary next to this test's profile directory, built with `-p catalog` if
