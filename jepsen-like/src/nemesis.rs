@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::Rng;
+use testkit::{Cluster, Member};
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
 use crate::history::Recorder;
 use crate::proxy::{LinkMode, ProxyMesh};
 
@@ -111,12 +111,12 @@ impl Nemesis<'_> {
         let random_node = nodes[self.rng.random_range(0..nodes.len())];
         match fault {
             Fault::Kill => {
-                blocking(|| self.cluster.kill_node(random_node)).ok()?;
+                blocking(|| self.cluster.kill(Member::Node(random_node))).ok()?;
                 Some((Active::Killed(random_node), format!("node-{random_node}")))
             }
             Fault::KillLeader => {
                 let leader = self.cluster.leader().await.unwrap_or(random_node);
-                blocking(|| self.cluster.kill_node(leader)).ok()?;
+                blocking(|| self.cluster.kill(Member::Node(leader))).ok()?;
                 Some((Active::Killed(leader), format!("node-{leader}")))
             }
             Fault::Pause => {
@@ -125,7 +125,7 @@ impl Nemesis<'_> {
                 } else {
                     random_node
                 };
-                self.cluster.pause_node(target).ok()?;
+                self.cluster.pause(Member::Node(target)).ok()?;
                 Some((Active::Paused(target), format!("node-{target}")))
             }
             Fault::Partition => {
@@ -168,7 +168,7 @@ impl Nemesis<'_> {
                 Some((Active::Partitioned, target))
             }
             Fault::KillCatalog => {
-                self.cluster.kill_catalog();
+                self.cluster.kill(Member::Catalog).ok()?;
                 Some((Active::CatalogKilled, "catalog".to_string()))
             }
         }
@@ -176,13 +176,13 @@ impl Nemesis<'_> {
 
     fn stop(&mut self, active: Active) {
         let result = match active {
-            Active::Killed(id) => blocking(|| self.cluster.restart_node(id)),
-            Active::Paused(id) => self.cluster.resume_node(id),
+            Active::Killed(id) => blocking(|| self.cluster.restart(Member::Node(id))),
+            Active::Paused(id) => self.cluster.resume(Member::Node(id)),
             Active::Partitioned => {
                 self.mesh.heal();
                 Ok(())
             }
-            Active::CatalogKilled => blocking(|| self.cluster.restart_catalog()),
+            Active::CatalogKilled => blocking(|| self.cluster.restart(Member::Catalog)),
         };
         if let Err(err) = result {
             tracing::error!("nemesis could not heal: {err:#}");

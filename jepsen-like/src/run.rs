@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
+use testkit::{Cluster, ClusterOptions, Member, NodePorts, Stock};
 use tokio::time::Instant;
 
 use crate::checker::{self, Results};
-use crate::cluster::{Cluster, ClusterOptions, NodePorts};
 use crate::final_state::FinalState;
 use crate::history::{self, Recorder};
 use crate::nemesis::{FaultList, Nemesis};
@@ -81,10 +81,12 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
     let options = ClusterOptions {
         nodes: args.nodes,
         bin_dir: Some(args.bin_dir.clone()),
-        initial_stock: 1000,
-        restock_to: 1000,
-        restock_interval: "2s".into(),
-        gateway_deadline: "5s".into(),
+        stock: Some(Stock {
+            initial: 1000,
+            restock_to: 1000,
+            restock_interval: "2s".into(),
+        }),
+        gateway_deadline: Some("5s".into()),
         node_args: vec![
             "--reconcile-after".into(),
             "3s".into(),
@@ -182,14 +184,15 @@ async fn drive(
 fn heal_everything(cluster: &mut Cluster, mesh: &ProxyMesh) -> anyhow::Result<()> {
     mesh.heal();
     tokio::task::block_in_place(|| {
-        if !cluster.catalog_running() {
-            cluster.restart_catalog()?;
+        if !cluster.is_running(Member::Catalog) {
+            cluster.restart(Member::Catalog)?;
         }
         for id in cluster.node_ids() {
-            if cluster.node_running(id) {
-                let _ = cluster.resume_node(id);
+            let node = Member::Node(id);
+            if cluster.is_running(node) {
+                let _ = cluster.resume(node);
             } else {
-                cluster.restart_node(id)?;
+                cluster.restart(node)?;
             }
         }
         anyhow::Ok(())

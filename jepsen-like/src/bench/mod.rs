@@ -90,16 +90,19 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         return run(args.experiment, &mut ctx).await;
     }
     let dir = tempfile::tempdir().context("temp dir")?;
-    let options = crate::cluster::ClusterOptions {
+    let options = testkit::ClusterOptions {
         nodes: args.nodes,
         bin_dir: args.bin_dir.clone(),
         // Enough stock that no experiment runs dry.
-        initial_stock: 1_000_000_000,
+        stock: Some(testkit::Stock {
+            initial: 1_000_000_000,
+            ..Default::default()
+        }),
         cache: args.cache == Cache::On,
         ..Default::default()
     };
     println!("starting a cluster in {}", dir.path().display());
-    let mut cluster = crate::cluster::Cluster::start(dir.path(), options)?;
+    let mut cluster = testkit::Cluster::start_in(dir.path(), options)?;
     let mut ctx = BenchContext {
         gateway: gateway_client(&cluster.gateway_addr()),
         cluster: Some(&mut cluster),
