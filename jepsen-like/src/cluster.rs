@@ -1,8 +1,24 @@
-//! The harness's clusters are `testkit`'s: this is what an experiment may do to one.
+//! What an experiment may do to a cluster: [`ClusterControl`], implemented for the
+//! `testkit` cluster the harness and the bench start.
 
 use testkit::{Cluster, Member};
 
-impl crate::bench::ClusterControl for Cluster {
+/// What an experiment may do to a cluster the bench started itself. With `--gateway` the
+/// bench has no such control, and experiments that need it say so and skip that part.
+pub trait ClusterControl: Send {
+    /// `host:port` of the gateway.
+    fn gateway_addr(&self) -> String;
+    /// `(id, host:port)` of every raft node.
+    fn node_addrs(&self) -> Vec<(u64, String)>;
+    /// Restarts the gateway with its cache on or off.
+    fn set_gateway_cache(&mut self, on: bool) -> anyhow::Result<()>;
+    /// SIGKILLs node `id`.
+    fn kill_node(&mut self, id: u64) -> anyhow::Result<()>;
+    /// Starts node `id` again on its old address and store.
+    fn restart_node(&mut self, id: u64) -> anyhow::Result<()>;
+}
+
+impl ClusterControl for Cluster {
     fn gateway_addr(&self) -> String {
         Cluster::gateway_addr(self)
     }

@@ -8,10 +8,12 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
+use testkit::observe::converged_digests;
 use testkit::{Cluster, ClusterOptions, Member, NodePorts, Stock};
 use tokio::time::Instant;
 
 use crate::checker::{self, Results};
+use crate::clients::{gateway_client, wait_ready};
 use crate::final_state::FinalState;
 use crate::history::{self, Recorder};
 use crate::nemesis::{FaultList, Nemesis};
@@ -118,7 +120,7 @@ async fn drive(
     command: &str,
 ) -> anyhow::Result<Results> {
     cluster.wait_for_leader(Duration::from_secs(30)).await?;
-    crate::bench::wait_ready(&crate::bench::gateway_client(&cluster.gateway_addr())).await?;
+    wait_ready(&gateway_client(&cluster.gateway_addr())).await?;
 
     let recorder = Recorder::new();
     let duration = Duration::from_secs(args.time);
@@ -208,7 +210,7 @@ async fn settle(cluster: &Cluster) -> anyhow::Result<()> {
     );
     testkit::wait_until_async("a settled cluster", SETTLE_DEADLINE, || async {
         cluster.leader().await?;
-        crate::bench::converged_digests(&nodes, Duration::from_millis(1))
+        converged_digests(&nodes, Duration::from_millis(1))
             .await
             .ok()?;
         let ledger = catalog.ledger().await.ok()?;

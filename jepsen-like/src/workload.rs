@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use toystore_api::gateway::GatewayClient;
 use toystore_api::CallError;
 
-use crate::bench::TOYS;
+use crate::clients::{toy, toy_count};
 use crate::history::{EventType, Function, Recorder};
 
 /// Client request timeout: above the gateway's deadline, so a slow failover ends as the
@@ -127,7 +127,7 @@ impl Client {
         let (name, quantity, key) = if retry {
             self.past_buys[self.rng.random_range(0..self.past_buys.len())].clone()
         } else {
-            let name = TOYS[self.rng.random_range(0..TOYS.len())].to_string();
+            let name = toy(self.rng.random_range(0..toy_count())).to_string();
             let quantity = self.rng.random_range(1..=3);
             let key = format!("p{}-{}", self.process, uuid::Uuid::new_v4().simple());
             self.past_buys.push((name.clone(), quantity, key.clone()));
@@ -176,7 +176,7 @@ impl Client {
     }
 
     async fn query(&mut self) {
-        let name = TOYS[self.rng.random_range(0..TOYS.len())];
+        let name = toy(self.rng.random_range(0..toy_count()));
         self.invoke(Function::Query, json!({"name": name}));
         match self.gateway.product(name).await {
             Ok(read) => self.complete(

@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::{median_by, Summary};
-use super::{progress, random_toy, BenchContext};
+use super::BenchContext;
 use crate::chart::{self, LineChart, Series};
+use crate::clients::{fresh_key, progress, random_toy, wait_ready};
 use crate::markdown::{self as report, ms, Table};
+use crate::stats::{median_by, Summary};
 
 const SESSIONS: usize = 5;
 const PROBABILITIES: [f64; 5] = [0.0, 0.2, 0.4, 0.6, 0.8];
@@ -112,7 +113,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             if let Some(cluster) = ctx.cluster.as_mut() {
                 cluster.set_gateway_cache(cache_on)?;
                 ctx.refresh_gateway();
-                super::wait_ready(&ctx.gateway).await?;
+                wait_ready(&ctx.gateway).await?;
             }
             for p in PROBABILITIES {
                 let (cell, orders) = run_cell(ctx, cache_on, p, iterations).await?;
@@ -129,7 +130,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     if let Some(cluster) = ctx.cluster.as_mut() {
         cluster.set_gateway_cache(true)?;
         ctx.refresh_gateway();
-        super::wait_ready(&ctx.gateway).await?;
+        wait_ready(&ctx.gateway).await?;
     }
     let mismatches = read_back(ctx, &bought).await;
 
@@ -239,7 +240,7 @@ async fn run_cell(
                 }
                 if rand::random_bool(p) {
                     let sent = Instant::now();
-                    match gateway.buy(name, 1, Some(&super::fresh_key())).await {
+                    match gateway.buy(name, 1, Some(&fresh_key())).await {
                         Ok(created) => {
                             cell.buy_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
                             orders.push(Bought {

@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use super::stats::Summary;
-use super::{converged_digests, find_leader, fresh_key, progress, random_toy, BenchContext};
+use testkit::observe::{converged_digests, find_leader};
+use toystore_api::node::Digest;
+
+use super::BenchContext;
 use crate::chart::{self, PointGroup, Timeline};
+use crate::clients::{fresh_key, progress, random_toy};
 use crate::markdown::{self as report, ms, Table};
+use crate::stats::Summary;
 
 /// One buy as the client saw it.
 #[derive(Debug, Clone)]
@@ -45,7 +49,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         let at = |fraction: f64| i == (buys as f64 * fraction) as usize;
         let now = start.elapsed().as_secs_f64();
         if at(0.2) {
-            let leader = find_leader(&nodes).await;
+            let leader = find_leader(&nodes, Duration::from_secs(1)).await;
             let follower = nodes.iter().map(|n| n.0).find(|id| Some(*id) != leader);
             if let Some(id) = follower {
                 cluster.kill_node(id)?;
@@ -58,7 +62,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
                 marks.push((now, format!("restart {id}")));
             }
         } else if at(0.6) {
-            if let Some(id) = find_leader(&nodes).await {
+            if let Some(id) = find_leader(&nodes, Duration::from_secs(1)).await {
                 cluster.kill_node(id)?;
                 killed_leader = Some(id);
                 marks.push((now, format!("kill leader {id}")));
@@ -110,7 +114,7 @@ fn write_results(
     marks: &[(f64, String)],
     buys: usize,
     rate: f64,
-    digests: &anyhow::Result<Vec<(u64, String)>>,
+    digests: &anyhow::Result<Vec<(u64, Digest)>>,
 ) -> anyhow::Result<()> {
     let ok: Vec<f64> = samples
         .iter()
@@ -162,7 +166,7 @@ fn write_results(
     let digest_text = match digests {
         Ok(list) => {
             list.iter()
-                .map(|(id, d)| format!("- node {id}: `{d}`"))
+                .map(|(id, d)| format!("- node {id}: `{}`", d.digest))
                 .collect::<Vec<_>>()
                 .join("\n")
                 + "\n\nAll replicas converged to the same digest."

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::stats::{median_by, Summary};
-use super::{fresh_key, progress, random_toy, BenchContext};
+use super::BenchContext;
 use crate::chart::{self, LineChart, Series};
+use crate::clients::{fresh_key, progress, random_toy};
 use crate::markdown::{self as report, ms, Table};
+use crate::stats::{median_by, Summary};
 
 const CLIENTS: usize = 5;
 

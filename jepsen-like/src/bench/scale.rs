@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::{median, Summary};
-use super::{fresh_key, progress, random_toy, BenchContext};
+use super::BenchContext;
 use crate::chart::{self, LineChart, Series};
+use crate::clients::{fresh_key, progress, random_toy, toy, toy_count};
 use crate::markdown::{self as report, ms, Table};
+use crate::stats::{median, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -148,8 +149,8 @@ async fn measure(
     window: Duration,
 ) -> anyhow::Result<Summary> {
     if op == Op::Query {
-        for toy in super::TOYS {
-            let _ = ctx.gateway.product(toy).await; // warm the cache
+        for index in 0..toy_count() {
+            let _ = ctx.gateway.product(toy(index)).await; // warm the cache
         }
     }
     let start = Instant::now();

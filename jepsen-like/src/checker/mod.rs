@@ -175,7 +175,7 @@ pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
         .into_iter()
         .map(|(f, ms)| {
             // Wall time plays no part; only the latency figures are used.
-            let summary = crate::bench::stats::Summary::of(&ms, 0, std::time::Duration::ZERO);
+            let summary = crate::stats::Summary::of(&ms, 0, std::time::Duration::ZERO);
             let json = serde_json::json!({
                 "p50": summary.p50_ms, "p99": summary.p99_ms, "max": summary.max_ms,
             });

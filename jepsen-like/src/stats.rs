@@ -1,4 +1,6 @@
-//! Latency summaries: mean, percentiles, maximum and throughput of one measured run.
+//! Statistics of measured latencies: the [`Summary`] of one run (mean, percentiles,
+//! maximum, throughput) and medians over repeated runs. Used by the bench's experiments
+//! and by the checker's per-function latency figures.
 
 use std::time::Duration;
 
