@@ -75,6 +75,23 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
+/// `x` on the chart's x axis (log2 when the chart asks for it).
+fn axis_x(chart: &LineChart, x: f64) -> f64 {
+    if chart.log2_x {
+        x.max(1e-9).log2()
+    } else {
+        x
+    }
+}
+
+/// The x range on the axis, and the largest y, over every series.
+fn extent(chart: &LineChart) -> (f64, f64, f64) {
+    let points = || chart.series.iter().flat_map(|s| s.points.iter());
+    let (x0, x1) = bounds(points().map(|p| axis_x(chart, p.0)));
+    let (_, y1) = bounds(points().map(|p| p.1));
+    (x0, x1, y1)
+}
+
 /// Draws a line chart into `area`.
 pub fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -83,19 +100,8 @@ pub fn draw_lines<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let fx = |x: f64| if chart.log2_x { x.max(1e-9).log2() } else { x };
-    let (x0, x1) = bounds(
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| fx(p.0))),
-    );
-    let (_, y1) = bounds(
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1)),
-    );
+    let fx = |x: f64| axis_x(chart, x);
+    let (x0, x1, y1) = extent(chart);
     let pad = (x1 - x0) * 0.05;
     let mut ctx = ChartBuilder::on(area)
         .caption(&chart.title, (FONT, 22))

@@ -166,7 +166,23 @@ pub fn write_plots(dir: &Path, events: &[Event]) -> anyhow::Result<()> {
         },
     )?;
     let seconds = events.last().map_or(0, |e| e.time_ns / 1_000_000_000);
-    let series = [
+    let series = rate_series(&per_second, seconds);
+    chart::write_lines(
+        &dir.join("rate.png"),
+        &[LineChart {
+            title: "Completions per second (fault windows shaded)".into(),
+            x_label: "time since start (s)".into(),
+            y_label: "operations completed per second".into(),
+            log2_x: false,
+            series,
+            windows,
+        }],
+    )
+}
+
+/// Completions per second of each outcome, every second from 0 to `seconds`.
+fn rate_series(per_second: &BTreeMap<EventType, BTreeMap<u64, f64>>, seconds: u64) -> Vec<Series> {
+    [
         (EventType::Ok, "ok", 2),
         (EventType::Fail, "fail", 3),
         (EventType::Info, "info", 4),
@@ -186,16 +202,5 @@ pub fn write_plots(dir: &Path, events: &[Event]) -> anyhow::Result<()> {
             color,
         }
     })
-    .collect();
-    chart::write_lines(
-        &dir.join("rate.png"),
-        &[LineChart {
-            title: "Completions per second (fault windows shaded)".into(),
-            x_label: "time since start (s)".into(),
-            y_label: "operations completed per second".into(),
-            log2_x: false,
-            series,
-            windows,
-        }],
-    )
+    .collect()
 }
