@@ -10,10 +10,10 @@ use toystore_api::gateway::GatewayClient;
 
 /// Per-request timeout of bench clients: above the gateway's own 10 s deadline, so the
 /// gateway, not the client, decides when a buy has failed.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A gateway client with [`CLIENT_TIMEOUT`] and a pool large enough for every bench client.
-pub fn gateway_client(addr: &str) -> GatewayClient {
+pub(crate) fn gateway_client(addr: &str) -> GatewayClient {
     let http = reqwest::Client::builder()
         .timeout(CLIENT_TIMEOUT)
         .pool_max_idle_per_host(512)
@@ -23,7 +23,7 @@ pub fn gateway_client(addr: &str) -> GatewayClient {
 }
 
 /// Waits until the gateway answers /health 200 and a buy-capable leader exists.
-pub async fn wait_ready(gateway: &GatewayClient) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(gateway: &GatewayClient) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let healthy = gateway.health().await.is_ok();
@@ -39,27 +39,27 @@ pub async fn wait_ready(gateway: &GatewayClient) -> anyhow::Result<()> {
 }
 
 /// The name of the seeded toy at `index` (modulo their number).
-pub fn toy(index: usize) -> &'static str {
+pub(crate) fn toy(index: usize) -> &'static str {
     SEED_PRODUCTS[index % SEED_PRODUCTS.len()].0
 }
 
 /// How many toys are seeded.
-pub fn toy_count() -> usize {
+pub(crate) fn toy_count() -> usize {
     SEED_PRODUCTS.len()
 }
 
 /// A random seeded toy.
-pub fn random_toy() -> &'static str {
+pub(crate) fn random_toy() -> &'static str {
     toy(rand::random_range(0..toy_count()))
 }
 
 /// A fresh idempotency key.
-pub fn fresh_key() -> String {
+pub(crate) fn fresh_key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// A progress bar for `total` steps.
-pub fn progress(total: u64, what: &str) -> ProgressBar {
+pub(crate) fn progress(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise}")

@@ -5,7 +5,7 @@ use testkit::{Cluster, Member};
 
 /// What an experiment may do to a cluster the bench started itself. With `--gateway` the
 /// bench has no such control, and experiments that need it say so and skip that part.
-pub trait ClusterControl: Send {
+pub(crate) trait ClusterControl: Send {
     /// `host:port` of the gateway.
     fn gateway_addr(&self) -> String;
     /// `(id, host:port)` of every raft node.

@@ -17,16 +17,16 @@
 //! - [`chart`], [`markdown`]: the plots and tables both write.
 
 pub mod bench;
-pub mod chart;
-pub mod checker;
-pub mod clients;
-pub mod cluster;
-pub mod final_state;
-pub mod history;
-pub mod markdown;
-pub mod nemesis;
-pub mod proxy;
-pub mod report;
+mod chart;
+mod checker;
+mod clients;
+mod cluster;
+mod final_state;
+mod history;
+mod markdown;
+mod nemesis;
+mod proxy;
+mod report;
 pub mod run;
-pub mod stats;
-pub mod workload;
+mod stats;
+mod workload;

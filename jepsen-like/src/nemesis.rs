@@ -16,7 +16,7 @@ use crate::history::Recorder;
 use crate::proxy::{LinkMode, ProxyMesh};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     Kill,
     KillLeader,
     Pause,
@@ -25,7 +25,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Fault::Kill => "kill",
             Fault::KillLeader => "kill-leader",
@@ -36,7 +36,7 @@ impl Fault {
     }
 
     /// Parses `kill,pause,...`; an empty list means no faults.
-    pub fn parse_list(text: &str) -> Result<Vec<Fault>, String> {
+    pub(crate) fn parse_list(text: &str) -> Result<Vec<Fault>, String> {
         let all = [
             Fault::Kill,
             Fault::KillLeader,
@@ -58,10 +58,10 @@ impl Fault {
 
 /// `--nemesis kill,pause,...` as clap parses it (one value, not many).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaultList(pub Vec<Fault>);
+pub(crate) struct FaultList(pub Vec<Fault>);
 
 impl FaultList {
-    pub fn parse(text: &str) -> Result<FaultList, String> {
+    pub(crate) fn parse(text: &str) -> Result<FaultList, String> {
         Fault::parse_list(text).map(FaultList)
     }
 }
@@ -74,16 +74,16 @@ enum Active {
     CatalogKilled,
 }
 
-pub struct Nemesis<'a> {
-    pub cluster: &'a mut Cluster,
-    pub mesh: &'a ProxyMesh,
-    pub recorder: Recorder,
-    pub rng: StdRng,
+pub(crate) struct Nemesis<'a> {
+    pub(crate) cluster: &'a mut Cluster,
+    pub(crate) mesh: &'a ProxyMesh,
+    pub(crate) recorder: Recorder,
+    pub(crate) rng: StdRng,
 }
 
 impl Nemesis<'_> {
     /// Injects faults from `faults` until `end`, healing each before the next.
-    pub async fn run(&mut self, faults: &[Fault], interval: Duration, end: Instant) {
+    pub(crate) async fn run(&mut self, faults: &[Fault], interval: Duration, end: Instant) {
         if faults.is_empty() {
             tokio::time::sleep_until(end).await;
             return;

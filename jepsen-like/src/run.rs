@@ -26,33 +26,33 @@ use crate::workload::{self, WorkloadOptions};
 pub struct TestArgs {
     /// Seconds of workload.
     #[arg(long, env = "JEPSEN_TIME", default_value_t = 60)]
-    pub time: u64,
+    pub(crate) time: u64,
     /// Concurrent clients.
     #[arg(long, env = "JEPSEN_CLIENTS", default_value_t = 10)]
-    pub clients: usize,
+    pub(crate) clients: usize,
     /// Operations per second over all clients.
     #[arg(long, env = "JEPSEN_RATE", default_value_t = 200.0)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// Faults to inject, comma-separated: kill, pause, partition, kill-leader, kill-catalog.
     #[arg(long, env = "JEPSEN_NEMESIS", default_value = "kill,pause,partition,kill-leader,kill-catalog",
           value_parser = FaultList::parse)]
-    pub nemesis: FaultList,
+    pub(crate) nemesis: FaultList,
     /// Seconds between faults, and how long each lasts.
     #[arg(long, env = "JEPSEN_INTERVAL", default_value_t = 5.0)]
-    pub interval: f64,
+    pub(crate) interval: f64,
     /// Random seed (default: from the clock).
     #[arg(long, env = "JEPSEN_SEED")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Raft nodes.
     #[arg(long, env = "JEPSEN_NODES", default_value_t = 3,
           value_parser = clap::value_parser!(u64).range(1..=9))]
-    pub nodes: u64,
+    pub(crate) nodes: u64,
     /// Where history.jsonl, final.json, results.json, report.md and the plots go.
     #[arg(long, env = "JEPSEN_OUT", default_value = "jepsen-out")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Directory of the catalog, raft-node and gateway binaries.
     #[arg(long, env = "JEPSEN_BIN_DIR", default_value = "target/release")]
-    pub bin_dir: PathBuf,
+    pub(crate) bin_dir: PathBuf,
 }
 
 /// How long the cluster gets to settle after the faults are healed.

@@ -22,15 +22,15 @@ use crate::history::{EventType, Function, Recorder};
 
 /// Client request timeout: above the gateway's deadline, so a slow failover ends as the
 /// gateway's answer rather than a client-side timeout.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(12);
+pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(12);
 
 #[derive(Debug, Clone)]
-pub struct WorkloadOptions {
-    pub clients: usize,
+pub(crate) struct WorkloadOptions {
+    pub(crate) clients: usize,
     /// Total operations per second over all clients.
-    pub rate: f64,
-    pub duration: Duration,
-    pub seed: u64,
+    pub(crate) rate: f64,
+    pub(crate) duration: Duration,
+    pub(crate) seed: u64,
 }
 
 /// Shared between clients: the highest acknowledged order number, for reads.
@@ -47,7 +47,7 @@ impl Acknowledged {
 }
 
 /// Runs every client until the duration is over; returns the number of ops done.
-pub async fn run(gateway_addr: &str, recorder: &Recorder, options: &WorkloadOptions) -> u64 {
+pub(crate) async fn run(gateway_addr: &str, recorder: &Recorder, options: &WorkloadOptions) -> u64 {
     let http = reqwest::Client::builder()
         .timeout(CLIENT_TIMEOUT)
         .pool_max_idle_per_host(options.clients)

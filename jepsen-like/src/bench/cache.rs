@@ -98,7 +98,7 @@ struct Bought {
     name: &'static str,
 }
 
-pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let (iterations, repeats) = if ctx.quick { (10, 1) } else { (200, 3) };
     let modes: Vec<bool> = if ctx.cluster.is_some() {
         vec![true, false]

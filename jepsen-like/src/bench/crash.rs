@@ -87,7 +87,7 @@ impl Faults {
     }
 }
 
-pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let Some(cluster) = ctx.cluster.as_deref_mut() else {
         println!("crash: --gateway given; the bench cannot kill nodes it did not start, skipped");
         return Ok(());

@@ -75,7 +75,7 @@ impl Row {
     }
 }
 
-pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let (per_client, repeats) = if ctx.quick { (20, 1) } else { (1000, 3) };
     let measured = measure(ctx, per_client, repeats).await?;
     let rows: Vec<Row> = measured.iter().map(Row::of).collect();

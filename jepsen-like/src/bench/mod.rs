@@ -9,10 +9,10 @@
 //! [`crate::stats`]; what an experiment may do to a cluster it started is
 //! [`crate::cluster::ClusterControl`].
 
-pub mod cache;
-pub mod crash;
-pub mod load;
-pub mod scale;
+pub(crate) mod cache;
+pub(crate) mod crash;
+pub(crate) mod load;
+pub(crate) mod scale;
 
 use std::path::PathBuf;
 
@@ -25,7 +25,7 @@ use crate::cluster::ClusterControl;
 
 /// Which experiment to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Experiment {
+pub(crate) enum Experiment {
     Load,
     Cache,
     Crash,
@@ -35,7 +35,7 @@ pub enum Experiment {
 
 /// `--cache on|off`: how the gateway the bench starts caches product reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Cache {
+pub(crate) enum Cache {
     On,
     Off,
 }
@@ -45,27 +45,27 @@ pub enum Cache {
 pub struct BenchArgs {
     /// Which experiment: load, cache, crash, scale or all.
     #[arg(value_enum)]
-    pub experiment: Experiment,
+    pub(crate) experiment: Experiment,
     /// Measure a running cluster through this gateway (`host:port` or URL) instead of
     /// starting one. Parts that need to restart or kill processes are skipped.
     #[arg(long, env = "BENCH_GATEWAY")]
-    pub gateway: Option<String>,
+    pub(crate) gateway: Option<String>,
     /// Where the tables and plots go.
     #[arg(long, env = "BENCH_OUT", default_value = "bench-out")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Few requests per experiment: a smoke test (CI), not a measurement.
     #[arg(long, env = "BENCH_QUICK")]
-    pub quick: bool,
+    pub(crate) quick: bool,
     /// The started gateway's cache (`off` measures uncached product reads; the cache
     /// experiment switches it itself).
     #[arg(long, env = "BENCH_CACHE", value_enum, default_value_t = Cache::On)]
-    pub cache: Cache,
+    pub(crate) cache: Cache,
     /// Binaries of the cluster to start (default: build the workspace's own).
     #[arg(long, env = "BENCH_BIN_DIR")]
-    pub bin_dir: Option<PathBuf>,
+    pub(crate) bin_dir: Option<PathBuf>,
     /// Raft nodes of the cluster to start.
     #[arg(long, env = "BENCH_NODES", default_value_t = 3)]
-    pub nodes: u64,
+    pub(crate) nodes: u64,
 }
 
 /// Runs the bench command: starts a cluster unless `--gateway` is given.
@@ -117,18 +117,18 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// What every experiment gets.
-pub struct BenchContext<'a> {
-    pub gateway: GatewayClient,
-    pub cluster: Option<&'a mut dyn ClusterControl>,
-    pub out: PathBuf,
-    pub quick: bool,
+pub(crate) struct BenchContext<'a> {
+    pub(crate) gateway: GatewayClient,
+    pub(crate) cluster: Option<&'a mut dyn ClusterControl>,
+    pub(crate) out: PathBuf,
+    pub(crate) quick: bool,
     /// Whether the gateway caches (for labels; the cache experiment switches it).
-    pub cache_on: bool,
+    pub(crate) cache_on: bool,
 }
 
 impl BenchContext<'_> {
     /// A fresh gateway client (after the gateway was restarted, say).
-    pub fn refresh_gateway(&mut self) {
+    pub(crate) fn refresh_gateway(&mut self) {
         if let Some(cluster) = self.cluster.as_ref() {
             self.gateway = gateway_client(&cluster.gateway_addr());
         }
@@ -136,7 +136,7 @@ impl BenchContext<'_> {
 }
 
 /// Runs `experiment` (or all of them in turn).
-pub async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+pub(crate) async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&ctx.out).with_context(|| format!("create {}", ctx.out.display()))?;
     wait_ready(&ctx.gateway).await?;
     let all = experiment == Experiment::All;

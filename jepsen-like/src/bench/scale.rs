@@ -51,7 +51,7 @@ struct Row {
     errors: usize,
 }
 
-pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let plan = Plan::new(ctx.quick);
     let rows = measure_all(ctx, &plan).await?;
     let table = table(&rows, ctx.cache_on);

@@ -11,7 +11,7 @@ use toystore_api::node::Order;
 use super::{Anomaly, Buy, Facts};
 use crate::history::{EventType, Function, Op};
 
-pub fn check(facts: &Facts) -> Vec<Anomaly> {
+pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     let orders: HashMap<u64, &Order> = facts
         .final_state
