@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use service_core::process::{workspace_binary, ProcessSpec, ServiceProcess};
+use testkit::{Cluster, ClusterOptions};
 use toystore_api::catalog::CatalogClient;
 use toystore_api::catalog::ReserveRequest;
 
@@ -17,15 +17,13 @@ const ROUND_TIME: Duration = Duration::from_secs(3);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let spec = ProcessSpec::new("catalog", workspace_binary("catalog")?, dir.path()).args([
-        "--data-dir".to_string(),
-        dir.path().join("store").display().to_string(),
-        "--initial-stock".to_string(),
-        "1000000000".to_string(),
-    ]);
-    let catalog = ServiceProcess::start(spec)?;
-    let client = CatalogClient::with_timeout(&catalog.addr().to_string(), Duration::from_secs(10));
+    let catalog = Cluster::start(ClusterOptions {
+        nodes: 0,
+        gateway: false,
+        catalog_args: vec!["--initial-stock".into(), "1000000000".into()],
+        ..Default::default()
+    })?;
+    let client = CatalogClient::with_timeout(&catalog.catalog_addr(), Duration::from_secs(10));
     let ids = Arc::new(AtomicU64::new(0));
     println!("| clients | reservations/s (median of {ROUNDS}) | p50 ms | p99 ms |");
     println!("| ---: | ---: | ---: | ---: |");

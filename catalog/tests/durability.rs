@@ -17,10 +17,13 @@ async fn answered_reservations_survive_sigterm_and_sigkill() {
         .await;
     assert_eq!(status, 200);
     assert!(
-        catalog.process.terminate(Duration::from_secs(5)).is_some(),
+        catalog
+            .process()
+            .terminate(Duration::from_secs(5))
+            .is_some(),
         "exits on SIGTERM"
     );
-    catalog.process.restart().unwrap();
+    catalog.process().restart().unwrap();
     let (_, risk) = catalog.get("/products/Risk").await;
     assert_eq!(risk["data"]["quantity"], 96);
 
@@ -31,8 +34,8 @@ async fn answered_reservations_survive_sigterm_and_sigkill() {
         )
         .await;
     assert_eq!(status, 200);
-    catalog.process.kill(); // SIGKILL straight after the answer
-    catalog.process.restart().unwrap();
+    catalog.process().kill(); // SIGKILL straight after the answer
+    catalog.process().restart().unwrap();
     let (_, risk) = catalog.get("/products/Risk").await;
     assert_eq!(risk["data"]["quantity"], 91);
     let (status, body) = catalog.get("/reservations?state=held").await;

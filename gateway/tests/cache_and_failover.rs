@@ -1,30 +1,24 @@
 //! The gateway against real binaries: a catalog, three raft nodes and the gateway on free
-//! ports (the harness's `Cluster`). Cache hits and misses, read-your-writes after a buy,
+//! ports (`testkit`'s `Cluster`). Cache hits and misses, read-your-writes after a buy,
 //! push invalidation of a price change, the catalog dying and coming back, and a leader
 //! killed in the middle of a stream of buys.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use jepsen_like::cluster::{Cluster, ClusterOptions};
-use service_core::process::wait_until_async;
+use testkit::{wait_until_async, Cluster, ClusterOptions, Member};
 use toystore_api::catalog::CatalogClient;
 use toystore_api::gateway::GatewayClient;
 use toystore_api::node::NodeClient;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn start() -> (tempfile::TempDir, Cluster) {
-    let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(
-        dir.path(),
-        ClusterOptions {
-            gateway_deadline: "10s".into(),
-            ..Default::default()
-        },
-    )
-    .expect("cluster starts");
-    (dir, cluster)
+fn start() -> Cluster {
+    Cluster::start(ClusterOptions {
+        gateway_deadline: Some("10s".into()),
+        ..Default::default()
+    })
+    .expect("cluster starts")
 }
 
 fn gateway(cluster: &Cluster) -> GatewayClient {
@@ -56,7 +50,7 @@ async fn cache_hit(gateway: &GatewayClient, name: &str) -> toystore_api::catalog
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_hit_the_cache_and_changes_invalidate_it() {
-    let (_dir, cluster) = start();
+    let cluster = start();
     let gateway = gateway(&cluster);
     ready(&gateway).await;
 
@@ -135,12 +129,12 @@ async fn reads_hit_the_cache_and_changes_invalidate_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_catalog_drops_the_cache_and_its_return_restores_it() {
-    let (_dir, mut cluster) = start();
+    let mut cluster = start();
     let gateway = gateway(&cluster);
     ready(&gateway).await;
     cache_hit(&gateway, "Uno").await;
 
-    tokio::task::block_in_place(|| cluster.kill_catalog());
+    tokio::task::block_in_place(|| cluster.kill(Member::Catalog)).unwrap();
     // No stale hit may be served once the stream is gone: reads fail with 503.
     wait_until_async("queries to answer 503", DEADLINE, || async {
         match gateway.product("Uno").await {
@@ -151,14 +145,14 @@ async fn losing_the_catalog_drops_the_cache_and_its_return_restores_it() {
     .await
     .unwrap();
 
-    tokio::task::block_in_place(|| cluster.restart_catalog()).unwrap();
+    tokio::task::block_in_place(|| cluster.restart(Member::Catalog)).unwrap();
     let product = cache_hit(&gateway, "Uno").await;
     assert_eq!(product.quantity, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_leader_costs_latency_but_never_a_doubled_order() {
-    let (_dir, mut cluster) = start();
+    let mut cluster = start();
     let gateway = gateway(&cluster);
     ready(&gateway).await;
 
@@ -181,7 +175,7 @@ async fn a_killed_leader_costs_latency_but_never_a_doubled_order() {
     .await
     .unwrap();
     let leader = cluster.leader().await.expect("a leader");
-    tokio::task::block_in_place(|| cluster.kill_node(leader)).unwrap();
+    tokio::task::block_in_place(|| cluster.kill(Member::Node(leader))).unwrap();
 
     let outcomes = buyer.await.unwrap();
     let mut acknowledged = HashMap::new();
@@ -200,7 +194,7 @@ async fn a_killed_leader_costs_latency_but_never_a_doubled_order() {
         acknowledged.len()
     );
 
-    tokio::task::block_in_place(|| cluster.restart_node(leader)).unwrap();
+    tokio::task::block_in_place(|| cluster.restart(Member::Node(leader))).unwrap();
     let (_, addr) = cluster
         .node_addrs()
         .into_iter()

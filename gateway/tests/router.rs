@@ -45,7 +45,7 @@ async fn fake_node(status: u16, body: Value) -> (String, Arc<AtomicUsize>) {
 
 /// A port nothing listens on.
 fn closed_port() -> String {
-    format!("127.0.0.1:{}", service_core::process::free_port().unwrap())
+    format!("127.0.0.1:{}", testkit::free_port().unwrap())
 }
 
 fn router(nodes: BTreeMap<u64, String>, deadline: Duration) -> (LeaderRouter, GatewayMetrics) {
@@ -179,7 +179,7 @@ async fn a_backing_off_buy_wakes_when_another_finds_the_leader() {
         async move { buy_with_key(&router, "waiting").await }
     });
     // Six refusals: the waiting buy's backoff has grown to its 500 ms cap.
-    service_core::process::wait_until_async("six attempts", Duration::from_secs(10), || {
+    testkit::wait_until_async("six attempts", Duration::from_secs(10), || {
         let n = hits.load(Ordering::SeqCst);
         async move { (n >= 6).then_some(()) }
     })

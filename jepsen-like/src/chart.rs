@@ -20,7 +20,7 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 /// Registers the embedded font once per process; plotters has no text without it.
-pub fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -32,26 +32,26 @@ pub fn register_font() {
 
 /// One line of a chart.
 #[derive(Debug, Clone)]
-pub struct Series {
-    pub label: String,
-    pub points: Vec<(f64, f64)>,
+pub(crate) struct Series {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, f64)>,
     /// Drawn dashed-looking (thin, with hollow markers), e.g. for "cache off".
-    pub secondary: bool,
+    pub(crate) secondary: bool,
     /// Index into the palette, so related lines share a colour.
-    pub color: usize,
+    pub(crate) color: usize,
 }
 
 /// A line chart's frame.
 #[derive(Debug, Clone)]
-pub struct LineChart {
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
+pub(crate) struct LineChart {
+    pub(crate) title: String,
+    pub(crate) x_label: String,
+    pub(crate) y_label: String,
     /// Plot x as log2 and label ticks with the original values (client counts).
-    pub log2_x: bool,
-    pub series: Vec<Series>,
+    pub(crate) log2_x: bool,
+    pub(crate) series: Vec<Series>,
     /// Shaded x ranges (fault windows), drawn behind the lines.
-    pub windows: Vec<(f64, f64)>,
+    pub(crate) windows: Vec<(f64, f64)>,
 }
 
 const WINDOW_SHADE: RGBColor = RGBColor(255, 200, 200);
@@ -75,27 +75,33 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
+/// `x` on the chart's x axis (log2 when the chart asks for it).
+fn axis_x(chart: &LineChart, x: f64) -> f64 {
+    if chart.log2_x {
+        x.max(1e-9).log2()
+    } else {
+        x
+    }
+}
+
+/// The x range on the axis, and the largest y, over every series.
+fn extent(chart: &LineChart) -> (f64, f64, f64) {
+    let points = || chart.series.iter().flat_map(|s| s.points.iter());
+    let (x0, x1) = bounds(points().map(|p| axis_x(chart, p.0)));
+    let (_, y1) = bounds(points().map(|p| p.1));
+    (x0, x1, y1)
+}
+
 /// Draws a line chart into `area`.
-pub fn draw_lines<DB: DrawingBackend>(
+pub(crate) fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &LineChart,
 ) -> anyhow::Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let fx = |x: f64| if chart.log2_x { x.max(1e-9).log2() } else { x };
-    let (x0, x1) = bounds(
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| fx(p.0))),
-    );
-    let (_, y1) = bounds(
-        chart
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1)),
-    );
+    let fx = |x: f64| axis_x(chart, x);
+    let (x0, x1, y1) = extent(chart);
     let pad = (x1 - x0) * 0.05;
     let mut ctx = ChartBuilder::on(area)
         .caption(&chart.title, (FONT, 22))
@@ -166,12 +172,12 @@ where
 }
 
 /// Writes one or more line charts side by side into a PNG.
-pub fn write_lines(path: &Path, charts: &[LineChart]) -> anyhow::Result<()> {
+pub(crate) fn write_lines(path: &Path, charts: &[LineChart]) -> anyhow::Result<()> {
     write_grid(path, charts, charts.len())
 }
 
 /// Writes line charts into a PNG as a grid, `columns` panels per row, filled row by row.
-pub fn write_grid(path: &Path, charts: &[LineChart], columns: usize) -> anyhow::Result<()> {
+pub(crate) fn write_grid(path: &Path, charts: &[LineChart], columns: usize) -> anyhow::Result<()> {
     register_font();
     let columns = columns.clamp(1, charts.len().max(1));
     let rows = charts.len().div_ceil(columns).max(1);
@@ -189,25 +195,25 @@ pub fn write_grid(path: &Path, charts: &[LineChart], columns: usize) -> anyhow::
 
 /// Points of one kind in a timeline: (seconds since start, latency ms).
 #[derive(Debug, Clone)]
-pub struct PointGroup {
-    pub label: String,
-    pub points: Vec<(f64, f64)>,
-    pub color: usize,
+pub(crate) struct PointGroup {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) color: usize,
 }
 
 /// A latency timeline: one point per request, by group, with faults marked.
 #[derive(Debug, Clone)]
-pub struct Timeline {
-    pub title: String,
-    pub groups: Vec<PointGroup>,
+pub(crate) struct Timeline {
+    pub(crate) title: String,
+    pub(crate) groups: Vec<PointGroup>,
     /// Vertical markers: (seconds since start, what happened).
-    pub marks: Vec<(f64, String)>,
+    pub(crate) marks: Vec<(f64, String)>,
     /// Shaded time ranges (fault windows).
-    pub windows: Vec<(f64, f64)>,
-    pub y_label: String,
+    pub(crate) windows: Vec<(f64, f64)>,
+    pub(crate) y_label: String,
 }
 
-pub fn write_timeline(path: &Path, timeline: &Timeline) -> anyhow::Result<()> {
+pub(crate) fn write_timeline(path: &Path, timeline: &Timeline) -> anyhow::Result<()> {
     register_font();
     let root = BitMapBackend::new(path, (1200, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("fill: {e}"))?;

@@ -13,21 +13,24 @@ use toystore_api::node::NodeClient;
 use toystore_api::node::Order;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FinalState {
+pub(crate) struct FinalState {
     /// Node id (as a string) to what that replica holds.
-    pub replicas: BTreeMap<String, ReplicaState>,
-    pub ledger: Vec<LedgerRow>,
+    pub(crate) replicas: BTreeMap<String, ReplicaState>,
+    pub(crate) ledger: Vec<LedgerRow>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ReplicaState {
-    pub orders: Vec<Order>,
-    pub digest: String,
+pub(crate) struct ReplicaState {
+    pub(crate) orders: Vec<Order>,
+    pub(crate) digest: String,
 }
 
 impl FinalState {
     /// Reads every replica's orders (paged) and digest, and the catalog's ledger.
-    pub async fn collect(nodes: &[(u64, String)], catalog: &str) -> anyhow::Result<FinalState> {
+    pub(crate) async fn collect(
+        nodes: &[(u64, String)],
+        catalog: &str,
+    ) -> anyhow::Result<FinalState> {
         let mut replicas = BTreeMap::new();
         for (id, addr) in nodes {
             let client = NodeClient::with_timeout(addr, Duration::from_secs(10));
@@ -49,18 +52,18 @@ impl FinalState {
         Ok(FinalState { replicas, ledger })
     }
 
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+    pub(crate) fn write(&self, path: &Path) -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_vec_pretty(self)?)
             .with_context(|| format!("write {}", path.display()))
     }
 
-    pub fn load(path: &Path) -> anyhow::Result<FinalState> {
+    pub(crate) fn load(path: &Path) -> anyhow::Result<FinalState> {
         let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
         serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
     }
 
     /// The orders of the first replica (all are equal when the cluster converged).
-    pub fn reference_orders(&self) -> &[Order] {
+    pub(crate) fn reference_orders(&self) -> &[Order] {
         self.replicas
             .values()
             .next()

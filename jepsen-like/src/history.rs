@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The process id of the nemesis.
-pub const NEMESIS: i64 = -1;
+pub(crate) const NEMESIS: i64 = -1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum EventType {
+pub(crate) enum EventType {
     Invoke,
     Ok,
     /// Definitely did not happen.
@@ -27,7 +27,7 @@ pub enum EventType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Function {
+pub(crate) enum Function {
     Buy,
     ReadOrder,
     Query,
@@ -35,7 +35,7 @@ pub enum Function {
 }
 
 impl Function {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Function::Buy => "buy",
             Function::ReadOrder => "read_order",
@@ -47,22 +47,22 @@ impl Function {
 
 /// One line of `history.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    pub index: u64,
-    pub process: i64,
+pub(crate) struct Event {
+    pub(crate) index: u64,
+    pub(crate) process: i64,
     #[serde(rename = "type")]
-    pub kind: EventType,
-    pub f: Function,
-    pub value: Value,
-    pub time_ns: u64,
+    pub(crate) kind: EventType,
+    pub(crate) f: Function,
+    pub(crate) value: Value,
+    pub(crate) time_ns: u64,
 }
 
 impl Event {
-    pub fn u64_field(&self, key: &str) -> Option<u64> {
+    pub(crate) fn u64_field(&self, key: &str) -> Option<u64> {
         self.value.get(key).and_then(Value::as_u64)
     }
 
-    pub fn str_field(&self, key: &str) -> Option<&str> {
+    pub(crate) fn str_field(&self, key: &str) -> Option<&str> {
         self.value.get(key).and_then(Value::as_str)
     }
 }
@@ -70,7 +70,7 @@ impl Event {
 /// Appends events with dense indexes and times since the recorder started; shared by
 /// every client and the nemesis.
 #[derive(Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     inner: Arc<Mutex<RecorderState>>,
     start: Instant,
 }
@@ -86,7 +86,7 @@ impl Default for Recorder {
 }
 
 impl Recorder {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Recorder {
             inner: Arc::new(Mutex::new(RecorderState { events: Vec::new() })),
             start: Instant::now(),
@@ -94,7 +94,7 @@ impl Recorder {
     }
 
     /// Records one event now and returns its index.
-    pub fn record(&self, process: i64, kind: EventType, f: Function, value: Value) -> u64 {
+    pub(crate) fn record(&self, process: i64, kind: EventType, f: Function, value: Value) -> u64 {
         let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // Timestamped under the lock so times never go backwards along indexes.
         let time_ns = self.start.elapsed().as_nanos() as u64;
@@ -111,7 +111,7 @@ impl Recorder {
     }
 
     /// A nemesis fault starting or stopping.
-    pub fn nemesis(&self, fault: &str, target: &str, phase: &str) {
+    pub(crate) fn nemesis(&self, fault: &str, target: &str, phase: &str) {
         self.record(
             NEMESIS,
             EventType::Info,
@@ -120,11 +120,7 @@ impl Recorder {
         );
     }
 
-    pub fn elapsed_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
-    }
-
-    pub fn events(&self) -> Vec<Event> {
+    pub(crate) fn events(&self) -> Vec<Event> {
         self.inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -133,7 +129,7 @@ impl Recorder {
     }
 }
 
-pub fn write(path: &Path, events: &[Event]) -> anyhow::Result<()> {
+pub(crate) fn write(path: &Path, events: &[Event]) -> anyhow::Result<()> {
     let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     for event in events {
@@ -144,7 +140,7 @@ pub fn write(path: &Path, events: &[Event]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn load(path: &Path) -> anyhow::Result<Vec<Event>> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<Vec<Event>> {
     let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mut events = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -161,39 +157,38 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Event>> {
 
 /// An invoke paired with its completion.
 #[derive(Debug, Clone)]
-pub struct Op {
-    pub process: i64,
-    pub f: Function,
-    pub invoke: Event,
+pub(crate) struct Op {
+    pub(crate) f: Function,
+    pub(crate) invoke: Event,
     /// `None` if the history ended before the completion (treated as info).
-    pub completion: Option<Event>,
+    pub(crate) completion: Option<Event>,
 }
 
 impl Op {
-    pub fn outcome(&self) -> EventType {
+    pub(crate) fn outcome(&self) -> EventType {
         self.completion.as_ref().map_or(EventType::Info, |c| c.kind)
     }
 
     /// The completion's index, else the invoke's.
-    pub fn indices(&self) -> Vec<u64> {
+    pub(crate) fn indices(&self) -> Vec<u64> {
         let mut indices = vec![self.invoke.index];
         indices.extend(self.completion.as_ref().map(|c| c.index));
         indices
     }
 
-    pub fn invoke_ns(&self) -> u64 {
+    pub(crate) fn invoke_ns(&self) -> u64 {
         self.invoke.time_ns
     }
 
     /// Completion time, or `u64::MAX` for an op that never completed.
-    pub fn complete_ns(&self) -> u64 {
+    pub(crate) fn complete_ns(&self) -> u64 {
         self.completion.as_ref().map_or(u64::MAX, |c| c.time_ns)
     }
 }
 
 /// Pairs each client invoke with the next event of the same process. Fails on a history
 /// that breaks the rules (a completion without an invoke, two invokes in a row).
-pub fn pair(events: &[Event]) -> anyhow::Result<Vec<Op>> {
+pub(crate) fn pair(events: &[Event]) -> anyhow::Result<Vec<Op>> {
     let mut open: std::collections::HashMap<i64, Event> = Default::default();
     let mut ops = Vec::new();
     for event in events.iter().filter(|e| e.process != NEMESIS) {
@@ -222,7 +217,6 @@ pub fn pair(events: &[Event]) -> anyhow::Result<Vec<Op>> {
                     invoke.index
                 );
                 ops.push(Op {
-                    process: event.process,
                     f: event.f,
                     invoke,
                     completion: Some(event.clone()),
@@ -230,9 +224,8 @@ pub fn pair(events: &[Event]) -> anyhow::Result<Vec<Op>> {
             }
         }
     }
-    for (process, invoke) in open {
+    for invoke in open.into_values() {
         ops.push(Op {
-            process,
             f: invoke.f,
             invoke,
             completion: None,
@@ -243,7 +236,7 @@ pub fn pair(events: &[Event]) -> anyhow::Result<Vec<Op>> {
 }
 
 /// The nemesis windows: (fault, target, start ns, stop ns).
-pub fn fault_windows(events: &[Event]) -> Vec<(String, String, u64, u64)> {
+pub(crate) fn fault_windows(events: &[Event]) -> Vec<(String, String, u64, u64)> {
     let mut open: Vec<(String, String, u64)> = Vec::new();
     let mut windows = Vec::new();
     let end = events.last().map_or(0, |e| e.time_ns);

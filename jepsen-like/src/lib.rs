@@ -2,7 +2,7 @@
 //! real cluster, drives clients, injects faults, records a history and checks it; and the
 //! benchmarks that rerun the course lab's experiments.
 //!
-//! - [`cluster`]: a whole cluster of real processes on free ports, to start and break.
+//! - [`cluster`]: what an experiment may do to a `testkit` cluster ([`cluster::ClusterControl`]).
 //! - [`history`]: the recorded operations (`history.jsonl`).
 //! - [`final_state`]: the replicas' orders and the ledger after a run (`final.json`).
 //! - [`checker`]: the five checks and `results.json`.
@@ -12,17 +12,21 @@
 //! - [`run`]: `jepsen-like test` and `check` from start to verdict.
 //! - [`report`]: `report.md`, `latency.png`, `rate.png`.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.
+//! - [`stats`]: latency summaries and medians, for the bench and the checker.
+//! - [`clients`]: the gateway client, random toys and keys, progress bars.
 //! - [`chart`], [`markdown`]: the plots and tables both write.
 
 pub mod bench;
-pub mod chart;
-pub mod checker;
-pub mod cluster;
-pub mod final_state;
-pub mod history;
-pub mod markdown;
-pub mod nemesis;
-pub mod proxy;
-pub mod report;
+mod chart;
+mod checker;
+mod clients;
+mod cluster;
+mod final_state;
+mod history;
+mod markdown;
+mod nemesis;
+mod proxy;
+mod report;
 pub mod run;
-pub mod workload;
+mod stats;
+mod workload;

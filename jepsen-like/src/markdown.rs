@@ -5,25 +5,25 @@ use std::path::Path;
 
 /// A Markdown table built row by row.
 #[derive(Debug, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    pub fn new(headers: &[&str]) -> Table {
+    pub(crate) fn new(headers: &[&str]) -> Table {
         Table {
             headers: headers.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
         }
     }
 
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         debug_assert_eq!(cells.len(), self.headers.len());
         self.rows.push(cells);
     }
 
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "| {} |", self.headers.join(" | "));
         let _ = writeln!(
@@ -43,12 +43,12 @@ impl Table {
 }
 
 /// Formats milliseconds with two decimals.
-pub fn ms(value: f64) -> String {
+pub(crate) fn ms(value: f64) -> String {
     format!("{value:.2}")
 }
 
 /// Cores, commit and date, so a table can be traced to where it was measured.
-pub fn machine_line() -> String {
+pub(crate) fn machine_line() -> String {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
@@ -66,7 +66,12 @@ pub fn machine_line() -> String {
 }
 
 /// Writes `DIR/<name>.md` with a title, the machine line and the body.
-pub fn write_markdown(dir: &Path, name: &str, title: &str, body: &str) -> anyhow::Result<()> {
+pub(crate) fn write_markdown(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    body: &str,
+) -> anyhow::Result<()> {
     let text = format!("# {title}\n\n{}\n\n{body}", machine_line());
     std::fs::write(dir.join(format!("{name}.md")), text)?;
     Ok(())

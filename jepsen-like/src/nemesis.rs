@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::Rng;
+use testkit::{Cluster, Member};
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
 use crate::history::Recorder;
 use crate::proxy::{LinkMode, ProxyMesh};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     Kill,
     KillLeader,
     Pause,
@@ -25,7 +25,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Fault::Kill => "kill",
             Fault::KillLeader => "kill-leader",
@@ -36,7 +36,7 @@ impl Fault {
     }
 
     /// Parses `kill,pause,...`; an empty list means no faults.
-    pub fn parse_list(text: &str) -> Result<Vec<Fault>, String> {
+    pub(crate) fn parse_list(text: &str) -> Result<Vec<Fault>, String> {
         let all = [
             Fault::Kill,
             Fault::KillLeader,
@@ -58,10 +58,10 @@ impl Fault {
 
 /// `--nemesis kill,pause,...` as clap parses it (one value, not many).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaultList(pub Vec<Fault>);
+pub(crate) struct FaultList(pub Vec<Fault>);
 
 impl FaultList {
-    pub fn parse(text: &str) -> Result<FaultList, String> {
+    pub(crate) fn parse(text: &str) -> Result<FaultList, String> {
         Fault::parse_list(text).map(FaultList)
     }
 }
@@ -74,16 +74,16 @@ enum Active {
     CatalogKilled,
 }
 
-pub struct Nemesis<'a> {
-    pub cluster: &'a mut Cluster,
-    pub mesh: &'a ProxyMesh,
-    pub recorder: Recorder,
-    pub rng: StdRng,
+pub(crate) struct Nemesis<'a> {
+    pub(crate) cluster: &'a mut Cluster,
+    pub(crate) mesh: &'a ProxyMesh,
+    pub(crate) recorder: Recorder,
+    pub(crate) rng: StdRng,
 }
 
 impl Nemesis<'_> {
     /// Injects faults from `faults` until `end`, healing each before the next.
-    pub async fn run(&mut self, faults: &[Fault], interval: Duration, end: Instant) {
+    pub(crate) async fn run(&mut self, faults: &[Fault], interval: Duration, end: Instant) {
         if faults.is_empty() {
             tokio::time::sleep_until(end).await;
             return;
@@ -111,12 +111,12 @@ impl Nemesis<'_> {
         let random_node = nodes[self.rng.random_range(0..nodes.len())];
         match fault {
             Fault::Kill => {
-                blocking(|| self.cluster.kill_node(random_node)).ok()?;
+                blocking(|| self.cluster.kill(Member::Node(random_node))).ok()?;
                 Some((Active::Killed(random_node), format!("node-{random_node}")))
             }
             Fault::KillLeader => {
                 let leader = self.cluster.leader().await.unwrap_or(random_node);
-                blocking(|| self.cluster.kill_node(leader)).ok()?;
+                blocking(|| self.cluster.kill(Member::Node(leader))).ok()?;
                 Some((Active::Killed(leader), format!("node-{leader}")))
             }
             Fault::Pause => {
@@ -125,7 +125,7 @@ impl Nemesis<'_> {
                 } else {
                     random_node
                 };
-                self.cluster.pause_node(target).ok()?;
+                self.cluster.pause(Member::Node(target)).ok()?;
                 Some((Active::Paused(target), format!("node-{target}")))
             }
             Fault::Partition => {
@@ -168,7 +168,7 @@ impl Nemesis<'_> {
                 Some((Active::Partitioned, target))
             }
             Fault::KillCatalog => {
-                self.cluster.kill_catalog();
+                self.cluster.kill(Member::Catalog).ok()?;
                 Some((Active::CatalogKilled, "catalog".to_string()))
             }
         }
@@ -176,13 +176,13 @@ impl Nemesis<'_> {
 
     fn stop(&mut self, active: Active) {
         let result = match active {
-            Active::Killed(id) => blocking(|| self.cluster.restart_node(id)),
-            Active::Paused(id) => self.cluster.resume_node(id),
+            Active::Killed(id) => blocking(|| self.cluster.restart(Member::Node(id))),
+            Active::Paused(id) => self.cluster.resume(Member::Node(id)),
             Active::Partitioned => {
                 self.mesh.heal();
                 Ok(())
             }
-            Active::CatalogKilled => blocking(|| self.cluster.restart_catalog()),
+            Active::CatalogKilled => blocking(|| self.cluster.restart(Member::Catalog)),
         };
         if let Err(err) = result {
             tracing::error!("nemesis could not heal: {err:#}");

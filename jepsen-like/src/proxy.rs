@@ -15,21 +15,21 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkMode {
+pub(crate) enum LinkMode {
     Pass,
     Blackhole,
     Reset,
 }
 
 /// One directed link: listens on a loopback port, forwards to `target`.
-pub struct LinkProxy {
+pub(crate) struct LinkProxy {
     addr: SocketAddr,
     mode: watch::Sender<LinkMode>,
     accept: JoinHandle<()>,
 }
 
 impl LinkProxy {
-    pub async fn start(target: SocketAddr) -> anyhow::Result<LinkProxy> {
+    pub(crate) async fn start(target: SocketAddr) -> anyhow::Result<LinkProxy> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("bind proxy")?;
@@ -49,16 +49,12 @@ impl LinkProxy {
         Ok(LinkProxy { addr, mode, accept })
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    pub fn set_mode(&self, mode: LinkMode) {
+    pub(crate) fn set_mode(&self, mode: LinkMode) {
         self.mode.send_replace(mode);
-    }
-
-    pub fn mode(&self) -> LinkMode {
-        *self.mode.borrow()
     }
 }
 
@@ -133,14 +129,14 @@ async fn wait_for_pass(mode: &mut watch::Receiver<LinkMode>) -> bool {
 }
 
 /// One proxy per directed link between the nodes of a cluster.
-pub struct ProxyMesh {
+pub(crate) struct ProxyMesh {
     ports: BTreeMap<u64, u16>,
     links: BTreeMap<(u64, u64), LinkProxy>,
 }
 
 impl ProxyMesh {
     /// Proxies for every link i->j (i != j) of nodes listening on `ports`.
-    pub async fn start(ports: &BTreeMap<u64, u16>) -> anyhow::Result<ProxyMesh> {
+    pub(crate) async fn start(ports: &BTreeMap<u64, u16>) -> anyhow::Result<ProxyMesh> {
         let mut links = BTreeMap::new();
         for &from in ports.keys() {
             for (&to, &port) in ports {
@@ -157,7 +153,7 @@ impl ProxyMesh {
     }
 
     /// The `--peers` of node `id`: itself directly, every other node through its link.
-    pub fn peers_for(&self, id: u64) -> String {
+    pub(crate) fn peers_for(&self, id: u64) -> String {
         self.ports
             .iter()
             .map(|(&peer, &port)| {
@@ -172,14 +168,14 @@ impl ProxyMesh {
     }
 
     /// Sets the link `from -> to`.
-    pub fn cut(&self, from: u64, to: u64, mode: LinkMode) {
+    pub(crate) fn cut(&self, from: u64, to: u64, mode: LinkMode) {
         if let Some(link) = self.links.get(&(from, to)) {
             link.set_mode(mode);
         }
     }
 
     /// Cuts every link to and from `id`.
-    pub fn isolate(&self, id: u64, mode: LinkMode) {
+    pub(crate) fn isolate(&self, id: u64, mode: LinkMode) {
         for (&(from, to), link) in &self.links {
             if from == id || to == id {
                 link.set_mode(mode);
@@ -188,7 +184,7 @@ impl ProxyMesh {
     }
 
     /// Cuts every link between `side` and the rest, both ways.
-    pub fn split(&self, side: &[u64], mode: LinkMode) {
+    pub(crate) fn split(&self, side: &[u64], mode: LinkMode) {
         for (&(from, to), link) in &self.links {
             if side.contains(&from) != side.contains(&to) {
                 link.set_mode(mode);
@@ -197,7 +193,7 @@ impl ProxyMesh {
     }
 
     /// Every link passes again.
-    pub fn heal(&self) {
+    pub(crate) fn heal(&self) {
         for link in self.links.values() {
             link.set_mode(LinkMode::Pass);
         }

@@ -10,7 +10,7 @@ use crate::history::{self, Event, EventType, Function};
 use crate::markdown::Table;
 
 /// The summary table: one row per check, then the counts.
-pub fn summary(results: &Results) -> String {
+pub(crate) fn summary(results: &Results) -> String {
     let mut checks = Table::new(&["check", "valid", "anomalies"]);
     for (name, check) in &results.checks {
         checks.row(vec![
@@ -43,7 +43,7 @@ pub fn summary(results: &Results) -> String {
 }
 
 /// Each anomaly on one line: check, op indexes, explanation.
-pub fn anomaly_lines(results: &Results) -> Vec<String> {
+pub(crate) fn anomaly_lines(results: &Results) -> Vec<String> {
     results
         .checks
         .iter()
@@ -56,7 +56,7 @@ pub fn anomaly_lines(results: &Results) -> Vec<String> {
         .collect()
 }
 
-pub fn write_report(
+pub(crate) fn write_report(
     dir: &Path,
     command: &str,
     events: &[Event],
@@ -119,7 +119,7 @@ pub fn write_report(
 }
 
 /// `latency.png` and `rate.png`, fault windows shaded.
-pub fn write_plots(dir: &Path, events: &[Event]) -> anyhow::Result<()> {
+pub(crate) fn write_plots(dir: &Path, events: &[Event]) -> anyhow::Result<()> {
     let ops = history::pair(events)?;
     let windows: Vec<(f64, f64)> = history::fault_windows(events)
         .into_iter()
@@ -166,7 +166,23 @@ pub fn write_plots(dir: &Path, events: &[Event]) -> anyhow::Result<()> {
         },
     )?;
     let seconds = events.last().map_or(0, |e| e.time_ns / 1_000_000_000);
-    let series = [
+    let series = rate_series(&per_second, seconds);
+    chart::write_lines(
+        &dir.join("rate.png"),
+        &[LineChart {
+            title: "Completions per second (fault windows shaded)".into(),
+            x_label: "time since start (s)".into(),
+            y_label: "operations completed per second".into(),
+            log2_x: false,
+            series,
+            windows,
+        }],
+    )
+}
+
+/// Completions per second of each outcome, every second from 0 to `seconds`.
+fn rate_series(per_second: &BTreeMap<EventType, BTreeMap<u64, f64>>, seconds: u64) -> Vec<Series> {
+    [
         (EventType::Ok, "ok", 2),
         (EventType::Fail, "fail", 3),
         (EventType::Info, "info", 4),
@@ -186,16 +202,5 @@ pub fn write_plots(dir: &Path, events: &[Event]) -> anyhow::Result<()> {
             color,
         }
     })
-    .collect();
-    chart::write_lines(
-        &dir.join("rate.png"),
-        &[LineChart {
-            title: "Completions per second (fault windows shaded)".into(),
-            x_label: "time since start (s)".into(),
-            y_label: "operations completed per second".into(),
-            log2_x: false,
-            series,
-            windows,
-        }],
-    )
+    .collect()
 }

@@ -8,10 +8,12 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
+use testkit::observe::converged_digests;
+use testkit::{Cluster, ClusterOptions, Member, NodePorts, Stock};
 use tokio::time::Instant;
 
 use crate::checker::{self, Results};
-use crate::cluster::{Cluster, ClusterOptions, NodePorts};
+use crate::clients::{gateway_client, wait_ready};
 use crate::final_state::FinalState;
 use crate::history::{self, Recorder};
 use crate::nemesis::{FaultList, Nemesis};
@@ -24,33 +26,33 @@ use crate::workload::{self, WorkloadOptions};
 pub struct TestArgs {
     /// Seconds of workload.
     #[arg(long, env = "JEPSEN_TIME", default_value_t = 60)]
-    pub time: u64,
+    pub(crate) time: u64,
     /// Concurrent clients.
     #[arg(long, env = "JEPSEN_CLIENTS", default_value_t = 10)]
-    pub clients: usize,
+    pub(crate) clients: usize,
     /// Operations per second over all clients.
     #[arg(long, env = "JEPSEN_RATE", default_value_t = 200.0)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// Faults to inject, comma-separated: kill, pause, partition, kill-leader, kill-catalog.
     #[arg(long, env = "JEPSEN_NEMESIS", default_value = "kill,pause,partition,kill-leader,kill-catalog",
           value_parser = FaultList::parse)]
-    pub nemesis: FaultList,
+    pub(crate) nemesis: FaultList,
     /// Seconds between faults, and how long each lasts.
     #[arg(long, env = "JEPSEN_INTERVAL", default_value_t = 5.0)]
-    pub interval: f64,
+    pub(crate) interval: f64,
     /// Random seed (default: from the clock).
     #[arg(long, env = "JEPSEN_SEED")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Raft nodes.
     #[arg(long, env = "JEPSEN_NODES", default_value_t = 3,
           value_parser = clap::value_parser!(u64).range(1..=9))]
-    pub nodes: u64,
+    pub(crate) nodes: u64,
     /// Where history.jsonl, final.json, results.json, report.md and the plots go.
     #[arg(long, env = "JEPSEN_OUT", default_value = "jepsen-out")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Directory of the catalog, raft-node and gateway binaries.
     #[arg(long, env = "JEPSEN_BIN_DIR", default_value = "target/release")]
-    pub bin_dir: PathBuf,
+    pub(crate) bin_dir: PathBuf,
 }
 
 /// How long the cluster gets to settle after the faults are healed.
@@ -81,10 +83,12 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
     let options = ClusterOptions {
         nodes: args.nodes,
         bin_dir: Some(args.bin_dir.clone()),
-        initial_stock: 1000,
-        restock_to: 1000,
-        restock_interval: "2s".into(),
-        gateway_deadline: "5s".into(),
+        stock: Some(Stock {
+            initial: 1000,
+            restock_to: 1000,
+            restock_interval: "2s".into(),
+        }),
+        gateway_deadline: Some("5s".into()),
         node_args: vec![
             "--reconcile-after".into(),
             "3s".into(),
@@ -116,7 +120,7 @@ async fn drive(
     command: &str,
 ) -> anyhow::Result<Results> {
     cluster.wait_for_leader(Duration::from_secs(30)).await?;
-    crate::bench::wait_ready(&crate::bench::gateway_client(&cluster.gateway_addr())).await?;
+    wait_ready(&gateway_client(&cluster.gateway_addr())).await?;
 
     let recorder = Recorder::new();
     let duration = Duration::from_secs(args.time);
@@ -182,14 +186,15 @@ async fn drive(
 fn heal_everything(cluster: &mut Cluster, mesh: &ProxyMesh) -> anyhow::Result<()> {
     mesh.heal();
     tokio::task::block_in_place(|| {
-        if !cluster.catalog_running() {
-            cluster.restart_catalog()?;
+        if !cluster.is_running(Member::Catalog) {
+            cluster.restart(Member::Catalog)?;
         }
         for id in cluster.node_ids() {
-            if cluster.node_running(id) {
-                let _ = cluster.resume_node(id);
+            let node = Member::Node(id);
+            if cluster.is_running(node) {
+                let _ = cluster.resume(node);
             } else {
-                cluster.restart_node(id)?;
+                cluster.restart(node)?;
             }
         }
         anyhow::Ok(())
@@ -203,9 +208,9 @@ async fn settle(cluster: &Cluster) -> anyhow::Result<()> {
         &cluster.catalog_addr(),
         Duration::from_secs(2),
     );
-    service_core::process::wait_until_async("a settled cluster", SETTLE_DEADLINE, || async {
+    testkit::wait_until_async("a settled cluster", SETTLE_DEADLINE, || async {
         cluster.leader().await?;
-        crate::bench::converged_digests(&nodes, Duration::from_millis(1))
+        converged_digests(&nodes, Duration::from_millis(1))
             .await
             .ok()?;
         let ledger = catalog.ledger().await.ok()?;

@@ -17,20 +17,20 @@ use tokio::time::Instant;
 use toystore_api::gateway::GatewayClient;
 use toystore_api::CallError;
 
-use crate::bench::TOYS;
+use crate::clients::{toy, toy_count};
 use crate::history::{EventType, Function, Recorder};
 
 /// Client request timeout: above the gateway's deadline, so a slow failover ends as the
 /// gateway's answer rather than a client-side timeout.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(12);
+pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(12);
 
 #[derive(Debug, Clone)]
-pub struct WorkloadOptions {
-    pub clients: usize,
+pub(crate) struct WorkloadOptions {
+    pub(crate) clients: usize,
     /// Total operations per second over all clients.
-    pub rate: f64,
-    pub duration: Duration,
-    pub seed: u64,
+    pub(crate) rate: f64,
+    pub(crate) duration: Duration,
+    pub(crate) seed: u64,
 }
 
 /// Shared between clients: the highest acknowledged order number, for reads.
@@ -47,7 +47,7 @@ impl Acknowledged {
 }
 
 /// Runs every client until the duration is over; returns the number of ops done.
-pub async fn run(gateway_addr: &str, recorder: &Recorder, options: &WorkloadOptions) -> u64 {
+pub(crate) async fn run(gateway_addr: &str, recorder: &Recorder, options: &WorkloadOptions) -> u64 {
     let http = reqwest::Client::builder()
         .timeout(CLIENT_TIMEOUT)
         .pool_max_idle_per_host(options.clients)
@@ -127,7 +127,7 @@ impl Client {
         let (name, quantity, key) = if retry {
             self.past_buys[self.rng.random_range(0..self.past_buys.len())].clone()
         } else {
-            let name = TOYS[self.rng.random_range(0..TOYS.len())].to_string();
+            let name = toy(self.rng.random_range(0..toy_count())).to_string();
             let quantity = self.rng.random_range(1..=3);
             let key = format!("p{}-{}", self.process, uuid::Uuid::new_v4().simple());
             self.past_buys.push((name.clone(), quantity, key.clone()));
@@ -176,7 +176,7 @@ impl Client {
     }
 
     async fn query(&mut self) {
-        let name = TOYS[self.rng.random_range(0..TOYS.len())];
+        let name = toy(self.rng.random_range(0..toy_count()));
         self.invoke(Function::Query, json!({"name": name}));
         match self.gateway.product(name).await {
             Ok(read) => self.complete(

@@ -6,27 +6,28 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{buy, Cluster};
+use common::{buy, leader_of, options, start, Cluster, ClusterOptions, Member, SETTLE};
+use testkit::Stock;
 
 /// Kills the leader several times; prints the median time until another node leads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark"]
 async fn failover_time() {
-    let mut cluster = Cluster::start(3, &[]);
+    let mut cluster = start(3, &[]);
     let mut times = Vec::new();
     for round in 0..10 {
-        let old = cluster.leader().await;
-        buy(&cluster.client(old), &format!("f-{round}"), "Tux", 1)
+        let old = leader_of(&mut cluster).await;
+        buy(&cluster.node_client(old), &format!("f-{round}"), "Tux", 1)
             .await
             .unwrap();
         let others: Vec<_> = cluster
-            .addrs
-            .keys()
-            .filter(|id| **id != old)
-            .map(|id| cluster.client(*id))
+            .node_ids()
+            .into_iter()
+            .filter(|id| *id != old)
+            .map(|id| cluster.node_client(id))
             .collect();
         let killed_at = Instant::now();
-        cluster.nodes.get_mut(&old).unwrap().kill();
+        cluster.kill(Member::Node(old)).unwrap();
         let wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap();
@@ -51,14 +52,14 @@ async fn failover_time() {
         };
         times.push(elapsed);
         println!("round {round}: leader {old} killed, new leader after {elapsed:?}");
-        cluster.nodes.get_mut(&old).unwrap().restart().unwrap();
-        let leader = cluster.leader().await;
+        cluster.restart(Member::Node(old)).unwrap();
+        leader_of(&mut cluster).await;
         // Wait for the restarted node's log too, or the next round measures a lagging voter.
-        cluster.caught_up(leader).await;
+        cluster.caught_up(SETTLE).await.unwrap();
     }
-    println!("logs in {}", cluster.dir.path().display());
+    println!("logs in {}", cluster.log_dir().display());
     if std::env::var_os("KEEP_BENCH_DIR").is_some() {
-        let _ = std::mem::replace(&mut cluster.dir, tempfile::tempdir().unwrap()).keep();
+        cluster.keep_dir();
     }
     times.sort();
     println!(
@@ -74,13 +75,21 @@ async fn failover_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark"]
 async fn buy_throughput() {
-    let mut cluster = Cluster::start_with(3, &[], &["--initial-stock", "100000000"]);
-    let leader = cluster.leader().await;
+    let stock = Stock {
+        initial: 100_000_000,
+        ..Default::default()
+    };
+    let mut cluster = Cluster::start(ClusterOptions {
+        stock: Some(stock),
+        ..options(3, &[])
+    })
+    .expect("cluster starts");
+    let leader = leader_of(&mut cluster).await;
     for (clients, per_client) in [(1usize, 300usize), (32, 60)] {
         let started = Instant::now();
         let mut tasks = Vec::new();
         for c in 0..clients {
-            let client = cluster.client(leader);
+            let client = cluster.node_client(leader);
             tasks.push(tokio::spawn(async move {
                 for i in 0..per_client {
                     buy(&client, &format!("t{clients}-{c}-{i}"), "Tux", 1)

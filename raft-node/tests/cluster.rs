@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::response::IntoResponse;
-use common::{buy, Cluster, SETTLE};
-use service_core::process::wait_until_async;
+use common::{buy, converged, leader_of, options, start, Cluster, ClusterOptions, Member, SETTLE};
+use testkit::wait_until_async;
 use toystore_api::node::{leader_hint, ReadConsistency};
 
 fn status_of(err: &toystore_api::CallError) -> u16 {
@@ -16,9 +16,9 @@ fn status_of(err: &toystore_api::CallError) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buys_get_dense_numbers_repeats_are_idempotent_and_followers_redirect() {
-    let mut cluster = Cluster::start(3, &[]);
-    let leader_id = cluster.leader().await;
-    let leader = cluster.client(leader_id);
+    let mut cluster = start(3, &[]);
+    let leader_id = leader_of(&mut cluster).await;
+    let leader = cluster.node_client(leader_id);
     for i in 0..5u64 {
         let created = buy(&leader, &format!("req-{i}"), "Tux", 1).await.unwrap();
         assert_eq!(created.order_number, i);
@@ -54,19 +54,23 @@ async fn buys_get_dense_numbers_repeats_are_idempotent_and_followers_redirect() 
         .unwrap_err();
     assert_eq!(status_of(&err), 404);
 
-    let follower_id = *cluster.addrs.keys().find(|id| **id != leader_id).unwrap();
-    let follower = cluster.client(follower_id);
+    let follower_id = cluster
+        .node_ids()
+        .into_iter()
+        .find(|id| *id != leader_id)
+        .unwrap();
+    let follower = cluster.node_client(follower_id);
     let err = buy(&follower, "req-x", "Tux", 1).await.unwrap_err();
     assert_eq!(
         leader_hint(&err),
-        Some((Some(leader_id), Some(cluster.addrs[&leader_id].clone())))
+        Some((Some(leader_id), Some(cluster.node_addr(leader_id))))
     );
     let err = follower
         .order(0, ReadConsistency::Linearizable)
         .await
         .unwrap_err();
     assert_eq!(status_of(&err), 421);
-    let digest = cluster.converged(leader_id).await;
+    let digest = converged(&mut cluster).await;
     assert_eq!((digest.orders, digest.last_order), (5, Some(4)));
     let local = follower.order(4, ReadConsistency::Local).await.unwrap();
     assert_eq!(local.request_id, "req-4");
@@ -79,9 +83,9 @@ async fn buys_get_dense_numbers_repeats_are_idempotent_and_followers_redirect() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_leader_is_replaced_and_catches_up_after_restart() {
-    let mut cluster = Cluster::start(3, &[]);
-    let old_leader = cluster.leader().await;
-    let client = cluster.client(old_leader);
+    let mut cluster = start(3, &[]);
+    let old_leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(old_leader);
     for i in 0..10u64 {
         assert_eq!(
             buy(&client, &format!("k-{i}"), "Whale", 1)
@@ -91,10 +95,10 @@ async fn a_killed_leader_is_replaced_and_catches_up_after_restart() {
             i
         );
     }
-    cluster.nodes.get_mut(&old_leader).unwrap().kill();
-    let new_leader = cluster.leader().await;
+    cluster.kill(Member::Node(old_leader)).unwrap();
+    let new_leader = leader_of(&mut cluster).await;
     assert_ne!(new_leader, old_leader);
-    let client = cluster.client(new_leader);
+    let client = cluster.node_client(new_leader);
     for i in 0..10u64 {
         let order = client
             .order(i, ReadConsistency::Linearizable)
@@ -112,36 +116,34 @@ async fn a_killed_leader_is_replaced_and_catches_up_after_restart() {
         10
     );
 
-    cluster
-        .nodes
-        .get_mut(&old_leader)
-        .unwrap()
-        .restart()
-        .unwrap();
-    let digest = cluster.converged(new_leader).await;
+    cluster.restart(Member::Node(old_leader)).unwrap();
+    let digest = converged(&mut cluster).await;
     assert_eq!(digest.orders, 11);
-    assert_eq!(cluster.digest(old_leader).await, digest);
+    assert_eq!(
+        cluster.node_client(old_leader).digest().await.unwrap(),
+        digest
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_orders_survive_killing_every_node() {
-    let mut cluster = Cluster::start(3, &[]);
-    let leader = cluster.leader().await;
-    let client = cluster.client(leader);
+    let mut cluster = start(3, &[]);
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
     let mut acknowledged = Vec::new();
     for i in 0..15u64 {
         let created = buy(&client, &format!("d-{i}"), "Risk", 1).await.unwrap();
         acknowledged.push((created.order_number, format!("d-{i}")));
     }
     // SIGKILL right after the acknowledgements: only what was flushed can come back.
-    for node in cluster.nodes.values_mut() {
-        node.kill();
+    for id in cluster.node_ids() {
+        cluster.kill(Member::Node(id)).unwrap();
     }
-    for node in cluster.nodes.values_mut() {
-        node.restart().unwrap();
+    for id in cluster.node_ids() {
+        cluster.restart(Member::Node(id)).unwrap();
     }
-    let leader = cluster.leader().await;
-    let client = cluster.client(leader);
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
     for (number, request_id) in &acknowledged {
         let order = client
             .order(*number, ReadConsistency::Linearizable)
@@ -149,17 +151,21 @@ async fn acknowledged_orders_survive_killing_every_node() {
             .unwrap();
         assert_eq!(&order.request_id, request_id);
     }
-    let digest = cluster.converged(leader).await;
+    let digest = converged(&mut cluster).await;
     assert_eq!(digest.orders, acknowledged.len() as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_down_past_a_snapshot_catches_up_by_installing_it() {
-    let mut cluster = Cluster::start(3, &[]);
-    let leader = cluster.leader().await;
-    let client = cluster.client(leader);
-    let lagging = *cluster.addrs.keys().find(|id| **id != leader).unwrap();
-    cluster.nodes.get_mut(&lagging).unwrap().kill();
+    let mut cluster = start(3, &[]);
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
+    let lagging = cluster
+        .node_ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .unwrap();
+    cluster.kill(Member::Node(lagging)).unwrap();
     for i in 0..12u64 {
         buy(&client, &format!("s-{i}"), "Uno", 1).await.unwrap();
     }
@@ -167,10 +173,10 @@ async fn a_node_down_past_a_snapshot_catches_up_by_installing_it() {
     let snapshot_index = status.snapshot_index.expect("snapshot built");
     assert!(snapshot_index >= 12, "{status:?}");
 
-    cluster.nodes.get_mut(&lagging).unwrap().restart().unwrap();
-    let digest = cluster.converged(leader).await;
+    cluster.restart(Member::Node(lagging)).unwrap();
+    let digest = converged(&mut cluster).await;
     assert_eq!(digest.orders, 12);
-    let lagging_status = cluster.status(lagging).await;
+    let lagging_status = cluster.node_client(lagging).status().await.unwrap();
     assert!(
         lagging_status.snapshot_index >= Some(snapshot_index),
         "the restarted node did not install the snapshot: {lagging_status:?}"
@@ -184,18 +190,18 @@ async fn a_node_down_past_a_snapshot_catches_up_by_installing_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fourth_node_joins_as_learner_then_voter_and_a_voter_leaves() {
-    let mut cluster = Cluster::start(3, &[]);
-    let leader = cluster.leader().await;
-    let client = cluster.client(leader);
+    let mut cluster = start(3, &[]);
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
     buy(&client, "m-0", "Sand", 1).await.unwrap();
-    let addr = cluster.add_node(4);
+    let addr = cluster.add_node(4).unwrap();
     let status = client.add_learner(4, &addr).await.unwrap();
     assert!(status.learners.contains(&4), "{status:?}");
     let status = client.change_membership(vec![1, 2, 3, 4]).await.unwrap();
     assert_eq!(status.voters, vec![1, 2, 3, 4]);
     buy(&client, "m-1", "Sand", 1).await.unwrap();
-    assert_eq!(cluster.converged(leader).await.orders, 2);
-    assert_eq!(cluster.digest(4).await.orders, 2);
+    assert_eq!(converged(&mut cluster).await.orders, 2);
+    assert_eq!(cluster.node_client(4).digest().await.unwrap().orders, 2);
 
     let leaving = *[1u64, 2, 3].iter().find(|id| **id != leader).unwrap();
     let voters: Vec<u64> = [1u64, 2, 3, 4]
@@ -208,7 +214,7 @@ async fn a_fourth_node_joins_as_learner_then_voter_and_a_voter_leaves() {
         !status.nodes.contains_key(&leaving.to_string()),
         "{status:?}"
     );
-    cluster.nodes.get_mut(&leaving).unwrap().kill();
+    cluster.kill(Member::Node(leaving)).unwrap();
     assert_eq!(
         buy(&client, "m-2", "Sand", 1).await.unwrap().order_number,
         2
@@ -217,16 +223,19 @@ async fn a_fourth_node_joins_as_learner_then_voter_and_a_voter_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_catalog_down_a_buy_is_503_and_commits_nothing() {
-    let mut cluster = Cluster::start(3, &[]);
-    let leader = cluster.leader().await;
-    let client = cluster.client(leader);
+    let mut cluster = start(3, &[]);
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
     buy(&client, "c-0", "Jenga", 1).await.unwrap();
-    cluster.catalog.kill();
+    cluster.kill(Member::Catalog).unwrap();
     let err = buy(&client, "c-1", "Jenga", 1).await.unwrap_err();
     assert_eq!(status_of(&err), 503);
     assert!(err.to_string().contains("catalog unavailable"), "{err}");
-    assert_eq!(cluster.digest(leader).await.orders, 1);
-    cluster.catalog.restart().unwrap();
+    assert_eq!(
+        cluster.node_client(leader).digest().await.unwrap().orders,
+        1
+    );
+    cluster.restart(Member::Catalog).unwrap();
     assert_eq!(
         buy(&client, "c-1", "Jenga", 1).await.unwrap().order_number,
         1
@@ -235,7 +244,7 @@ async fn with_the_catalog_down_a_buy_is_503_and_commits_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_held_reservation_is_released_and_its_request_expires() {
-    let mut cluster = Cluster::start(
+    let mut cluster = start(
         3,
         &[
             "--reconcile-after",
@@ -244,7 +253,7 @@ async fn a_stale_held_reservation_is_released_and_its_request_expires() {
             "200ms",
         ],
     );
-    let leader = cluster.leader().await;
+    let leader = leader_of(&mut cluster).await;
     let catalog = cluster.catalog_client();
     // A reservation whose order never reaches Raft, as if the leader died after reserving.
     catalog
@@ -266,7 +275,7 @@ async fn a_stale_held_reservation_is_released_and_its_request_expires() {
     })
     .await
     .unwrap();
-    let client = cluster.client(leader);
+    let client = cluster.node_client(leader);
     let err = buy(&client, "orphan-1", "Clue", 3).await.unwrap_err();
     assert_eq!(status_of(&err), 409);
     assert!(err.to_string().contains("request expired"), "{err}");
@@ -278,12 +287,16 @@ async fn a_stale_held_reservation_is_released_and_its_request_expires() {
             .order_number,
         0
     );
-    assert_eq!(cluster.digest(leader).await.orders, 1);
+    assert_eq!(
+        cluster.node_client(leader).digest().await.unwrap().orders,
+        1
+    );
 }
 
-/// A front for the catalog that passes every request through, except that while `refuse`
-/// is set it answers confirmations 503 itself, as if the catalog were briefly unreachable.
-fn catalog_front(catalog: &str, refuse: Arc<AtomicBool>) -> String {
+/// A front for the catalog on `listener` that passes every request through, except that
+/// while `refuse` is set it answers confirmations 503 itself, as if the catalog were
+/// briefly unreachable.
+fn serve_catalog_front(listener: std::net::TcpListener, catalog: &str, refuse: Arc<AtomicBool>) {
     let target = format!("http://{catalog}");
     let http = reqwest::Client::new();
     let forward = move |request: axum::extract::Request| {
@@ -314,30 +327,30 @@ fn catalog_front(catalog: &str, refuse: Arc<AtomicBool>) -> String {
             }
         }
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind front");
     listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("front addr").to_string();
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
-    addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_order_whose_confirm_failed_is_confirmed_by_the_reconciler() {
     let refuse = Arc::new(AtomicBool::new(true));
-    let mut cluster = Cluster::start_routed(
-        3,
-        &[
-            "--reconcile-after",
-            "500ms",
-            "--reconcile-interval",
-            "200ms",
-        ],
-        &[],
-        |catalog| Some(catalog_front(catalog, refuse.clone())),
-    );
-    let leader = cluster.leader().await;
-    let client = cluster.client(leader);
+    // The nodes dial the front, which is bound now and serves once the catalog is up.
+    let front = std::net::TcpListener::bind("127.0.0.1:0").expect("bind front");
+    let node_args = [
+        "--reconcile-after",
+        "500ms",
+        "--reconcile-interval",
+        "200ms",
+    ];
+    let mut cluster = Cluster::start(ClusterOptions {
+        catalog_via: Some(front.local_addr().expect("front addr").to_string()),
+        ..options(3, &node_args)
+    })
+    .expect("cluster starts");
+    serve_catalog_front(front, &cluster.catalog_addr(), refuse.clone());
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
     let catalog = cluster.catalog_client();
     // The order commits; its confirmation is refused, so the reservation stays held.
     let created = buy(&client, "unconfirmed-1", "Tux", 2).await.unwrap();
@@ -370,23 +383,30 @@ async fn a_committed_order_whose_confirm_failed_is_confirmed_by_the_reconciler()
             .order_number,
         created.order_number
     );
-    assert_eq!(cluster.digest(leader).await.orders, 1);
+    assert_eq!(
+        cluster.node_client(leader).digest().await.unwrap().orders,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_old_leader_serves_no_stale_read_after_it_resumes() {
-    let mut cluster = Cluster::start(3, &[]);
-    let old = cluster.leader().await;
-    buy(&cluster.client(old), "p-0", "Bird", 1).await.unwrap();
-    cluster.nodes[&old].pause().unwrap();
+    let mut cluster = start(3, &[]);
+    let old = leader_of(&mut cluster).await;
+    buy(&cluster.node_client(old), "p-0", "Bird", 1)
+        .await
+        .unwrap();
+    cluster.pause(Member::Node(old)).unwrap();
     let others: Vec<u64> = cluster
-        .addrs
-        .keys()
-        .copied()
+        .node_ids()
+        .into_iter()
         .filter(|id| *id != old)
         .collect();
     let new_leader = wait_until_async("a new leader while the old one is paused", SETTLE, || {
-        let clients: Vec<_> = others.iter().map(|id| (*id, cluster.client(*id))).collect();
+        let clients: Vec<_> = others
+            .iter()
+            .map(|id| (*id, cluster.node_client(*id)))
+            .collect();
         async move {
             for (id, client) in clients {
                 let status = client.status().await.ok()?;
@@ -400,14 +420,14 @@ async fn a_paused_old_leader_serves_no_stale_read_after_it_resumes() {
     })
     .await
     .unwrap();
-    let created = buy(&cluster.client(new_leader), "p-1", "Bird", 1)
+    let created = buy(&cluster.node_client(new_leader), "p-1", "Bird", 1)
         .await
         .unwrap();
     assert_eq!(created.order_number, 1);
-    cluster.nodes[&old].resume().unwrap();
+    cluster.resume(Member::Node(old)).unwrap();
     // Right after resuming, the old leader may still believe it leads: it must not answer
     // a linearizable read from its stale state, nor take a buy.
-    let old_client = cluster.client(old);
+    let old_client = cluster.node_client(old);
     match old_client.order(1, ReadConsistency::Linearizable).await {
         Ok(order) => assert_eq!(order.request_id, "p-1"),
         Err(err) => assert!(matches!(status_of(&err), 421 | 503), "{err}"),
@@ -416,19 +436,23 @@ async fn a_paused_old_leader_serves_no_stale_read_after_it_resumes() {
         Ok(created) => panic!("a deposed leader took a buy: {created:?}"),
         Err(err) => assert!(matches!(status_of(&err), 421 | 503), "{err}"),
     }
-    let leader = cluster.leader().await;
-    assert_eq!(cluster.converged(leader).await.orders, 2);
+    leader_of(&mut cluster).await;
+    assert_eq!(converged(&mut cluster).await.orders, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_needs_a_leader_and_sigterm_exits_cleanly() {
-    let mut cluster = Cluster::start(3, &[]);
-    let leader = cluster.leader().await;
-    let survivor = *cluster.addrs.keys().find(|id| **id != leader).unwrap();
-    let client = cluster.client(survivor);
+    let mut cluster = start(3, &[]);
+    let leader = leader_of(&mut cluster).await;
+    let survivor = cluster
+        .node_ids()
+        .into_iter()
+        .find(|id| *id != leader)
+        .unwrap();
+    let client = cluster.node_client(survivor);
     client.health().await.unwrap();
     let body: serde_json::Value =
-        reqwest::get(format!("http://{}/health", cluster.addrs[&survivor]))
+        reqwest::get(format!("http://{}/health", cluster.node_addr(survivor)))
             .await
             .unwrap()
             .json()
@@ -439,7 +463,7 @@ async fn health_needs_a_leader_and_sigterm_exits_cleanly() {
     // Query strings are checked like bodies: a JSON 400, not a crash.
     let http = reqwest::Client::new();
     for query in ["after=abc", "limit=-1", "limit=1001"] {
-        let url = format!("http://{}/orders?{query}", cluster.addrs[&survivor]);
+        let url = format!("http://{}/orders?{query}", cluster.node_addr(survivor));
         let response = http.get(url).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 400, "{query}");
         let body: serde_json::Value = response.json().await.unwrap();
@@ -447,16 +471,9 @@ async fn health_needs_a_leader_and_sigterm_exits_cleanly() {
     }
 
     // SIGTERM: a clean exit well within the contract's 5 s.
-    for id in cluster
-        .addrs
-        .keys()
-        .copied()
-        .filter(|id| *id != survivor)
-        .collect::<Vec<_>>()
-    {
+    for id in cluster.node_ids().into_iter().filter(|id| *id != survivor) {
         let code = cluster
-            .nodes
-            .get_mut(&id)
+            .process(Member::Node(id))
             .unwrap()
             .terminate(std::time::Duration::from_secs(5));
         assert_eq!(code, Some(0), "node {id} did not exit cleanly");
@@ -476,9 +493,9 @@ async fn health_needs_a_leader_and_sigterm_exits_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buy_is_confirmed_in_the_background_and_its_stages_are_timed() {
-    let mut cluster = Cluster::start(3, &[]);
-    let leader = cluster.leader().await;
-    let client = cluster.client(leader);
+    let mut cluster = start(3, &[]);
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
     for i in 0..3 {
         buy(&client, &format!("staged-{i}"), "Whale", 1)
             .await

@@ -8,7 +8,6 @@
 //! - [`extract`]: body, path and query extractors answering 400/413 as JSON.
 //! - [`flags`]: parsers of command-line values several services take.
 //! - [`metrics`]: per-route request counters and latency histograms, `GET /metrics`.
-//! - [`process`]: starting, signalling and stopping service binaries (tests, harness).
 //! - [`routes`]: the JSON 404 / 405 fallbacks and the layer stack every router gets.
 //! - [`telemetry`]: `tracing` setup (`RUST_LOG`, `--log-format text|json`).
 //! - [`server`]: binding (`listening on <addr>`), signals, graceful shutdown in bounded time.
@@ -18,7 +17,6 @@ pub mod envelope;
 pub mod extract;
 pub mod flags;
 pub mod metrics;
-pub mod process;
 pub mod routes;
 pub mod server;
 pub mod telemetry;

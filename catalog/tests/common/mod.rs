@@ -1,41 +1,45 @@
-//! Starting a real catalog binary on a free port with its own temp store.
+//! A catalog alone, as `testkit` starts it, and the raw HTTP calls these tests make.
 
 #![allow(dead_code)] // each test file uses its own part of this fixture
 
 use std::time::Duration;
 
-use service_core::process::{workspace_binary, ProcessSpec, ServiceProcess};
-use tempfile::TempDir;
+use testkit::{Cluster, ClusterOptions, Member, ServiceProcess};
 
 pub(crate) struct Catalog {
-    pub(crate) process: ServiceProcess,
-    pub(crate) dir: TempDir,
+    pub(crate) cluster: Cluster,
     pub(crate) http: reqwest::Client,
 }
 
 impl Catalog {
     /// A fresh catalog with the given extra flags.
     pub(crate) fn start(extra: &[&str]) -> Catalog {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let process = ServiceProcess::start(spec(&dir, extra)).expect("catalog starts");
-        Catalog {
-            process,
-            dir,
-            // No pooled connections: a test restarts the process under them.
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
-        }
+        let cluster = Cluster::start(ClusterOptions {
+            nodes: 0,
+            gateway: false,
+            catalog_args: extra.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+        .expect("catalog starts");
+        // No pooled connections: a test restarts the process under them.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        Catalog { cluster, http }
+    }
+
+    pub(crate) fn process(&mut self) -> &mut ServiceProcess {
+        self.cluster.process(Member::Catalog).expect("a catalog")
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.process.url())
+        format!("http://{}{path}", self.addr())
     }
 
     pub(crate) fn addr(&self) -> String {
-        self.process.addr().to_string()
+        self.cluster.catalog_addr()
     }
 
     /// Sends a request and returns status and decoded JSON body.
@@ -53,22 +57,8 @@ impl Catalog {
     }
 
     pub(crate) async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
-        self.call(
-            self.http
-                .post(self.url(path))
-                .header("content-type", "application/json")
-                .body(body.to_string()),
-        )
-        .await
+        let request = self.http.post(self.url(path));
+        let request = request.header("content-type", "application/json");
+        self.call(request.body(body.to_string())).await
     }
-}
-
-fn spec(dir: &TempDir, extra: &[&str]) -> ProcessSpec {
-    let binary = workspace_binary("catalog").expect("catalog binary");
-    ProcessSpec::new("catalog", binary, dir.path())
-        .args([
-            "--data-dir".to_string(),
-            dir.path().join("store").display().to_string(),
-        ])
-        .args(extra.iter().map(|s| s.to_string()))
 }

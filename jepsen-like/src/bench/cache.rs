@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::{median_by, Summary};
-use super::{progress, random_toy, BenchContext};
+use super::BenchContext;
 use crate::chart::{self, LineChart, Series};
+use crate::clients::{fresh_key, progress, random_toy, wait_ready};
 use crate::markdown::{self as report, ms, Table};
+use crate::stats::{median_by, Summary};
 
 const SESSIONS: usize = 5;
 const PROBABILITIES: [f64; 5] = [0.0, 0.2, 0.4, 0.6, 0.8];
@@ -97,7 +98,7 @@ struct Bought {
     name: &'static str,
 }
 
-pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let (iterations, repeats) = if ctx.quick { (10, 1) } else { (200, 3) };
     let modes: Vec<bool> = if ctx.cluster.is_some() {
         vec![true, false]
@@ -105,15 +106,49 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         println!("cache: --gateway given, so only the gateway's own cache setting is measured");
         vec![true]
     };
+    let (cells, bought) = measure(ctx, &modes, iterations, repeats).await?;
+    let mismatches = read_back(ctx, &bought).await;
+    let points = points(&cells, &modes);
+    let table = table(&points)?;
+    let body = format!(
+        "{SESSIONS} concurrent sessions, each {iterations} iterations per p: query a random toy, \
+         then buy it with probability p. The sweep ran {repeats} time(s), cache on then off \
+         each time; latencies are medians over the runs, counts are totals. Latencies seen by \
+         the client.\n\n{}\n\
+         Query latency saved by the cache (mean off - mean on):\n\n{}\n\
+         Read-back of {} bought orders: {} mismatches.\n",
+        table.render(),
+        savings_table(&points),
+        bought.len(),
+        mismatches.len()
+    );
+    report::write_markdown(
+        &ctx.out,
+        "cache",
+        "Cache: latency against buy probability",
+        &body,
+    )?;
+    write_plot(ctx, &points)?;
+    println!("{}", table.render());
+    anyhow::ensure!(
+        mismatches.is_empty(),
+        "orders read back do not match what was bought: {mismatches:?}"
+    );
+    Ok(())
+}
+
+/// The sweep, `repeats` times over every mode and p; leaves the cache on.
+async fn measure(
+    ctx: &mut BenchContext<'_>,
+    modes: &[bool],
+    iterations: usize,
+    repeats: usize,
+) -> anyhow::Result<(Vec<Cell>, Vec<Bought>)> {
     let mut cells = Vec::new();
     let mut bought = Vec::new();
     for _ in 0..repeats {
-        for &cache_on in &modes {
-            if let Some(cluster) = ctx.cluster.as_mut() {
-                cluster.set_gateway_cache(cache_on)?;
-                ctx.refresh_gateway();
-                super::wait_ready(&ctx.gateway).await?;
-            }
+        for &cache_on in modes {
+            switch_cache(ctx, cache_on).await?;
             for p in PROBABILITIES {
                 let (cell, orders) = run_cell(ctx, cache_on, p, iterations).await?;
                 anyhow::ensure!(
@@ -126,15 +161,24 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(cluster) = ctx.cluster.as_mut() {
-        cluster.set_gateway_cache(true)?;
-        ctx.refresh_gateway();
-        super::wait_ready(&ctx.gateway).await?;
-    }
-    let mismatches = read_back(ctx, &bought).await;
+    switch_cache(ctx, true).await?;
+    Ok((cells, bought))
+}
 
+/// Restarts the gateway with its cache on or off, if the bench started it.
+async fn switch_cache(ctx: &mut BenchContext<'_>, on: bool) -> anyhow::Result<()> {
+    if let Some(cluster) = ctx.cluster.as_mut() {
+        cluster.set_gateway_cache(on)?;
+        ctx.refresh_gateway();
+        wait_ready(&ctx.gateway).await?;
+    }
+    Ok(())
+}
+
+/// One point per (mode, p), from every run of that cell.
+fn points(cells: &[Cell], modes: &[bool]) -> Vec<Point> {
     let mut points = Vec::new();
-    for &cache_on in &modes {
+    for &cache_on in modes {
         for p in PROBABILITIES {
             let runs: Vec<&Cell> = cells
                 .iter()
@@ -143,6 +187,10 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             points.push(Point::of(&runs));
         }
     }
+    points
+}
+
+fn table(points: &[Point]) -> anyhow::Result<Table> {
     let optional = |v: f64| if v.is_finite() { ms(v) } else { "-".into() };
     let mut table = Table::new(&[
         "cache",
@@ -157,16 +205,13 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         "buy p99 ms",
         "errors",
     ]);
-    for point in &points {
+    for point in points {
+        let query = [point.query_mean, point.query_p50, point.query_p99];
         anyhow::ensure!(
-            [
-                point.query_mean,
-                point.query_p50,
-                point.query_p99,
-                point.hit_ratio
-            ]
-            .iter()
-            .all(|v| v.is_finite()),
+            query
+                .iter()
+                .chain([&point.hit_ratio])
+                .all(|v| v.is_finite()),
             "query figures at p = {} are not numbers",
             point.p
         );
@@ -184,32 +229,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             point.errors.to_string(),
         ]);
     }
-    let savings = savings_table(&points);
-    let body = format!(
-        "{SESSIONS} concurrent sessions, each {iterations} iterations per p: query a random toy, \
-         then buy it with probability p. The sweep ran {repeats} time(s), cache on then off \
-         each time; latencies are medians over the runs, counts are totals. Latencies seen by \
-         the client.\n\n{}\n\
-         Query latency saved by the cache (mean off - mean on):\n\n{}\n\
-         Read-back of {} bought orders: {} mismatches.\n",
-        table.render(),
-        savings,
-        bought.len(),
-        mismatches.len()
-    );
-    report::write_markdown(
-        &ctx.out,
-        "cache",
-        "Cache: latency against buy probability",
-        &body,
-    )?;
-    write_plot(ctx, &points)?;
-    println!("{}", table.render());
-    anyhow::ensure!(
-        mismatches.is_empty(),
-        "orders read back do not match what was bought: {mismatches:?}"
-    );
-    Ok(())
+    Ok(table)
 }
 
 async fn run_cell(
@@ -239,7 +259,7 @@ async fn run_cell(
                 }
                 if rand::random_bool(p) {
                     let sent = Instant::now();
-                    match gateway.buy(name, 1, Some(&super::fresh_key())).await {
+                    match gateway.buy(name, 1, Some(&fresh_key())).await {
                         Ok(created) => {
                             cell.buy_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
                             orders.push(Bought {

@@ -5,12 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::stats::{median_by, Summary};
-use super::{fresh_key, progress, random_toy, BenchContext};
+use super::BenchContext;
 use crate::chart::{self, LineChart, Series};
+use crate::clients::{fresh_key, progress, random_toy};
 use crate::markdown::{self as report, ms, Table};
+use crate::stats::{median_by, Summary};
 
 const CLIENTS: usize = 5;
+const KINDS: [Kind; 3] = [Kind::Query, Kind::Buy, Kind::ReadOrder];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -37,15 +39,77 @@ struct Phase {
     orders: Vec<u64>,
 }
 
-pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+/// What one request type did over every run: each run's summary, and every latency pooled
+/// for the plot.
+struct Measured {
+    kind: Kind,
+    runs: Vec<Summary>,
+    pooled: Vec<f64>,
+}
+
+/// A row of the table: counts are totals over the runs, the other figures medians.
+struct Row {
+    kind: Kind,
+    requests: usize,
+    errors: usize,
+    mean_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    throughput: f64,
+}
+
+impl Row {
+    fn of(measured: &Measured) -> Row {
+        let runs = &measured.runs;
+        Row {
+            kind: measured.kind,
+            requests: runs.iter().map(|s| s.ok + s.errors).sum(),
+            errors: runs.iter().map(|s| s.errors).sum(),
+            mean_ms: median_by(runs, |s| s.mean_ms),
+            p50_ms: median_by(runs, |s| s.p50_ms),
+            p99_ms: median_by(runs, |s| s.p99_ms),
+            max_ms: median_by(runs, |s| s.max_ms),
+            throughput: median_by(runs, |s| s.throughput),
+        }
+    }
+}
+
+pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let (per_client, repeats) = if ctx.quick { (20, 1) } else { (1000, 3) };
-    const KINDS: [Kind; 3] = [Kind::Query, Kind::Buy, Kind::ReadOrder];
-    // Per kind: each run's summary, and every run's latencies pooled for the plot.
-    let mut summaries: Vec<Vec<Summary>> = vec![Vec::new(); KINDS.len()];
-    let mut pooled: Vec<Vec<f64>> = vec![Vec::new(); KINDS.len()];
+    let measured = measure(ctx, per_client, repeats).await?;
+    let rows: Vec<Row> = measured.iter().map(Row::of).collect();
+    let table = table(&rows);
+    let body = format!(
+        "{CLIENTS} concurrent clients, each {per_client} requests of one type; latency of \
+         successful requests, seen by the client. The test ran {repeats} time(s): requests and \
+         errors are totals, the other figures medians over the runs.\n\n{}",
+        table.render()
+    );
+    report::write_markdown(&ctx.out, "load", "Load: latency per request type", &body)?;
+    plot(ctx, &measured, &rows, per_client, repeats)?;
+    println!("{}", table.render());
+    Ok(())
+}
+
+/// Runs the three types one after the other, `repeats` times.
+async fn measure(
+    ctx: &BenchContext<'_>,
+    per_client: usize,
+    repeats: usize,
+) -> anyhow::Result<Vec<Measured>> {
+    let mut measured: Vec<Measured> = KINDS
+        .into_iter()
+        .map(|kind| Measured {
+            kind,
+            runs: Vec::new(),
+            pooled: Vec::new(),
+        })
+        .collect();
     for _ in 0..repeats {
         let mut orders: Arc<Vec<u64>> = Arc::new(Vec::new());
-        for (index, kind) in KINDS.into_iter().enumerate() {
+        for entry in &mut measured {
+            let kind = entry.kind;
             let phase = run_phase(ctx, kind, per_client, orders.clone()).await?;
             if kind == Kind::Buy {
                 orders = Arc::new(phase.orders.clone());
@@ -61,45 +125,51 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
                 "{} figures are not numbers: {summary:?}",
                 kind.name()
             );
-            summaries[index].push(summary);
-            pooled[index].extend(phase.latencies);
+            entry.runs.push(summary);
+            entry.pooled.extend(phase.latencies);
         }
     }
+    Ok(measured)
+}
+
+fn table(rows: &[Row]) -> Table {
     let mut table = Table::new(&[
         "type", "requests", "errors", "mean ms", "p50 ms", "p99 ms", "max ms", "req/s",
     ]);
-    let mut series = Vec::new();
-    for (index, kind) in KINDS.into_iter().enumerate() {
-        let runs = &summaries[index];
-        let mid = |figure: fn(&Summary) -> f64| median_by(runs, figure);
-        let p50 = mid(|s| s.p50_ms);
+    for row in rows {
         table.row(vec![
-            kind.name().to_string(),
-            runs.iter()
-                .map(|s| s.ok + s.errors)
-                .sum::<usize>()
-                .to_string(),
-            runs.iter().map(|s| s.errors).sum::<usize>().to_string(),
-            ms(mid(|s| s.mean_ms)),
-            ms(p50),
-            ms(mid(|s| s.p99_ms)),
-            ms(mid(|s| s.max_ms)),
-            format!("{:.0}", mid(|s| s.throughput)),
+            row.kind.name().to_string(),
+            row.requests.to_string(),
+            row.errors.to_string(),
+            ms(row.mean_ms),
+            ms(row.p50_ms),
+            ms(row.p99_ms),
+            ms(row.max_ms),
+            format!("{:.0}", row.throughput),
         ]);
-        series.push(Series {
-            label: format!("{} (p50 {p50:.2} ms)", kind.name()),
-            points: cdf(&pooled[index]),
+    }
+    table
+}
+
+/// The latency distribution of each type, up to its 99th percentile.
+fn plot(
+    ctx: &BenchContext<'_>,
+    measured: &[Measured],
+    rows: &[Row],
+    per_client: usize,
+    repeats: usize,
+) -> anyhow::Result<()> {
+    let series = measured
+        .iter()
+        .zip(rows)
+        .enumerate()
+        .map(|(index, (m, row))| Series {
+            label: format!("{} (p50 {:.2} ms)", m.kind.name(), row.p50_ms),
+            points: cdf(&m.pooled),
             secondary: false,
             color: index,
-        });
-    }
-    let body = format!(
-        "{CLIENTS} concurrent clients, each {per_client} requests of one type; latency of \
-         successful requests, seen by the client. The test ran {repeats} time(s): requests and \
-         errors are totals, the other figures medians over the runs.\n\n{}",
-        table.render()
-    );
-    report::write_markdown(&ctx.out, "load", "Load: latency per request type", &body)?;
+        })
+        .collect();
     chart::write_lines(
         &ctx.out.join("load.png"),
         &[LineChart {
@@ -112,9 +182,7 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             windows: Vec::new(),
             series,
         }],
-    )?;
-    println!("{}", table.render());
-    Ok(())
+    )
 }
 
 async fn run_phase(

@@ -5,36 +5,27 @@
 //! - [`crash`]: steady buys while a follower, then the leader, is killed and restarted.
 //! - [`scale`]: throughput and latency of buys and cached queries from 1 to 256 clients.
 //!
-//! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Helpers: [`stats`], and
-//! [`ClusterControl`], what an experiment may do to a cluster it started.
+//! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Figures come from
+//! [`crate::stats`]; what an experiment may do to a cluster it started is
+//! [`crate::cluster::ClusterControl`].
 
-pub mod cache;
-pub mod crash;
-pub mod load;
-pub mod scale;
-pub mod stats;
+pub(crate) mod cache;
+pub(crate) mod crash;
+pub(crate) mod load;
+pub(crate) mod scale;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use toystore_api::gateway::GatewayClient;
-use toystore_api::node::{NodeClient, Role};
 
-/// The ten seeded toys.
-pub const TOYS: [&str; 10] = [
-    "Tux", "Whale", "Elephant", "Bird", "Risk", "Sand", "Jenga", "Uno", "Pinball", "Clue",
-];
-
-/// Per-request timeout of bench clients: above the gateway's own 10 s deadline, so the
-/// gateway, not the client, decides when a buy has failed.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+use crate::clients::{gateway_client, wait_ready};
+use crate::cluster::ClusterControl;
 
 /// Which experiment to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Experiment {
+pub(crate) enum Experiment {
     Load,
     Cache,
     Crash,
@@ -44,7 +35,7 @@ pub enum Experiment {
 
 /// `--cache on|off`: how the gateway the bench starts caches product reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Cache {
+pub(crate) enum Cache {
     On,
     Off,
 }
@@ -54,27 +45,27 @@ pub enum Cache {
 pub struct BenchArgs {
     /// Which experiment: load, cache, crash, scale or all.
     #[arg(value_enum)]
-    pub experiment: Experiment,
+    pub(crate) experiment: Experiment,
     /// Measure a running cluster through this gateway (`host:port` or URL) instead of
     /// starting one. Parts that need to restart or kill processes are skipped.
     #[arg(long, env = "BENCH_GATEWAY")]
-    pub gateway: Option<String>,
+    pub(crate) gateway: Option<String>,
     /// Where the tables and plots go.
     #[arg(long, env = "BENCH_OUT", default_value = "bench-out")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Few requests per experiment: a smoke test (CI), not a measurement.
     #[arg(long, env = "BENCH_QUICK")]
-    pub quick: bool,
+    pub(crate) quick: bool,
     /// The started gateway's cache (`off` measures uncached product reads; the cache
     /// experiment switches it itself).
     #[arg(long, env = "BENCH_CACHE", value_enum, default_value_t = Cache::On)]
-    pub cache: Cache,
+    pub(crate) cache: Cache,
     /// Binaries of the cluster to start (default: build the workspace's own).
     #[arg(long, env = "BENCH_BIN_DIR")]
-    pub bin_dir: Option<PathBuf>,
+    pub(crate) bin_dir: Option<PathBuf>,
     /// Raft nodes of the cluster to start.
     #[arg(long, env = "BENCH_NODES", default_value_t = 3)]
-    pub nodes: u64,
+    pub(crate) nodes: u64,
 }
 
 /// Runs the bench command: starts a cluster unless `--gateway` is given.
@@ -90,16 +81,19 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         return run(args.experiment, &mut ctx).await;
     }
     let dir = tempfile::tempdir().context("temp dir")?;
-    let options = crate::cluster::ClusterOptions {
+    let options = testkit::ClusterOptions {
         nodes: args.nodes,
         bin_dir: args.bin_dir.clone(),
         // Enough stock that no experiment runs dry.
-        initial_stock: 1_000_000_000,
+        stock: Some(testkit::Stock {
+            initial: 1_000_000_000,
+            ..Default::default()
+        }),
         cache: args.cache == Cache::On,
         ..Default::default()
     };
     println!("starting a cluster in {}", dir.path().display());
-    let mut cluster = crate::cluster::Cluster::start(dir.path(), options)?;
+    let mut cluster = testkit::Cluster::start_in(dir.path(), options)?;
     let mut ctx = BenchContext {
         gateway: gateway_client(&cluster.gateway_addr()),
         cluster: Some(&mut cluster),
@@ -122,51 +116,27 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
     result
 }
 
-/// What an experiment may do to a cluster the bench started itself. With `--gateway` the
-/// bench has no such control, and experiments that need it say so and skip that part.
-pub trait ClusterControl: Send {
-    /// `host:port` of the gateway.
-    fn gateway_addr(&self) -> String;
-    /// `(id, host:port)` of every raft node.
-    fn node_addrs(&self) -> Vec<(u64, String)>;
-    /// Restarts the gateway with its cache on or off.
-    fn set_gateway_cache(&mut self, on: bool) -> anyhow::Result<()>;
-    /// SIGKILLs node `id`.
-    fn kill_node(&mut self, id: u64) -> anyhow::Result<()>;
-    /// Starts node `id` again on its old address and store.
-    fn restart_node(&mut self, id: u64) -> anyhow::Result<()>;
-}
-
 /// What every experiment gets.
-pub struct BenchContext<'a> {
-    pub gateway: GatewayClient,
-    pub cluster: Option<&'a mut dyn ClusterControl>,
-    pub out: PathBuf,
-    pub quick: bool,
+pub(crate) struct BenchContext<'a> {
+    pub(crate) gateway: GatewayClient,
+    pub(crate) cluster: Option<&'a mut dyn ClusterControl>,
+    pub(crate) out: PathBuf,
+    pub(crate) quick: bool,
     /// Whether the gateway caches (for labels; the cache experiment switches it).
-    pub cache_on: bool,
+    pub(crate) cache_on: bool,
 }
 
 impl BenchContext<'_> {
     /// A fresh gateway client (after the gateway was restarted, say).
-    pub fn refresh_gateway(&mut self) {
+    pub(crate) fn refresh_gateway(&mut self) {
         if let Some(cluster) = self.cluster.as_ref() {
             self.gateway = gateway_client(&cluster.gateway_addr());
         }
     }
 }
 
-pub fn gateway_client(addr: &str) -> GatewayClient {
-    let http = reqwest::Client::builder()
-        .timeout(CLIENT_TIMEOUT)
-        .pool_max_idle_per_host(512)
-        .build()
-        .expect("static reqwest config");
-    GatewayClient::new(addr, http)
-}
-
 /// Runs `experiment` (or all of them in turn).
-pub async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+pub(crate) async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&ctx.out).with_context(|| format!("create {}", ctx.out.display()))?;
     wait_ready(&ctx.gateway).await?;
     let all = experiment == Experiment::All;
@@ -183,79 +153,4 @@ pub async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> anyhow::
         scale::run(ctx).await.context("scale experiment")?;
     }
     Ok(())
-}
-
-/// Waits until the gateway answers /health 200 and a buy-capable leader exists.
-pub async fn wait_ready(gateway: &GatewayClient) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let healthy = gateway.health().await.is_ok();
-        let leader = matches!(gateway.cluster().await, Ok(view) if view.leader.is_some());
-        if healthy && leader {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            bail!("gateway {} not ready within 60 s", gateway.base_url());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Polls every node's digest until all are equal; returns them, or fails after `deadline`.
-pub async fn converged_digests(
-    nodes: &[(u64, String)],
-    deadline: Duration,
-) -> anyhow::Result<Vec<(u64, String)>> {
-    let end = tokio::time::Instant::now() + deadline;
-    loop {
-        let mut digests = Vec::new();
-        for (id, addr) in nodes {
-            let client = NodeClient::with_timeout(addr, Duration::from_secs(2));
-            if let Ok(digest) = client.digest().await {
-                digests.push((*id, digest.digest));
-            }
-        }
-        let equal = digests.len() == nodes.len() && digests.windows(2).all(|w| w[0].1 == w[1].1);
-        if equal {
-            return Ok(digests);
-        }
-        if tokio::time::Instant::now() >= end {
-            bail!("replicas did not converge within {deadline:?}: {digests:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The node that reports itself leader, if any.
-pub async fn find_leader(nodes: &[(u64, String)]) -> Option<u64> {
-    for (id, addr) in nodes {
-        let client = NodeClient::with_timeout(addr, Duration::from_secs(1));
-        if let Ok(status) = client.status().await {
-            if status.state == Role::Leader {
-                return Some(*id);
-            }
-        }
-    }
-    None
-}
-
-/// A progress bar for `total` steps.
-pub fn progress(total: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
-/// A random toy and a fresh idempotency key.
-pub fn random_toy() -> &'static str {
-    TOYS[rand::random_range(0..TOYS.len())]
-}
-
-pub fn fresh_key() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }

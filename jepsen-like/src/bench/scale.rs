@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::stats::{median, Summary};
-use super::{fresh_key, progress, random_toy, BenchContext};
+use super::BenchContext;
 use crate::chart::{self, LineChart, Series};
+use crate::clients::{fresh_key, progress, random_toy, toy, toy_count};
 use crate::markdown::{self as report, ms, Table};
+use crate::stats::{median_by, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -15,52 +16,50 @@ enum Op {
     Query,
 }
 
-pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
-    let (counts, window, repeats): (&[usize], Duration, usize) = if ctx.quick {
-        (&[1, 4, 16], Duration::from_millis(500), 1)
-    } else {
-        (&[1, 4, 16, 64, 256], Duration::from_secs(3), 3)
-    };
-    let bar = progress((counts.len() * 2 * repeats) as u64, "scale");
-    let mut table = Table::new(&["clients", "op", "ops/s", "p50 ms", "p99 ms", "errors"]);
-    let mut rows: Vec<(Op, usize, f64, f64, f64)> = Vec::new();
-    for &clients in counts {
-        for op in [Op::Buy, Op::Query] {
-            let mut rates = Vec::new();
-            let mut p50s = Vec::new();
-            let mut p99s = Vec::new();
-            let mut errors = 0;
-            for _ in 0..repeats {
-                let summary = measure(ctx, op, clients, window).await?;
-                anyhow::ensure!(summary.is_sane(), "{op:?} at {clients}: {summary:?}");
-                rates.push(summary.throughput);
-                p50s.push(summary.p50_ms);
-                p99s.push(summary.p99_ms);
-                errors += summary.errors;
-                bar.inc(1);
+/// How many clients, for how long, how often.
+struct Plan {
+    counts: &'static [usize],
+    window: Duration,
+    repeats: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                counts: &[1, 4, 16],
+                window: Duration::from_millis(500),
+                repeats: 1,
             }
-            let (rate, p50, p99) = (median(&rates), median(&p50s), median(&p99s));
-            table.row(vec![
-                clients.to_string(),
-                match (op, ctx.cache_on) {
-                    (Op::Buy, _) => "buy",
-                    (Op::Query, true) => "query (cached)",
-                    (Op::Query, false) => "query (uncached)",
-                }
-                .to_string(),
-                format!("{rate:.0}"),
-                ms(p50),
-                ms(p99),
-                errors.to_string(),
-            ]);
-            rows.push((op, clients, rate, p50, p99));
+        } else {
+            Plan {
+                counts: &[1, 4, 16, 64, 256],
+                window: Duration::from_secs(3),
+                repeats: 3,
+            }
         }
     }
-    bar.finish_and_clear();
+}
+
+/// One point of the sweep: figures are medians over the repeats, errors their total.
+struct Row {
+    op: Op,
+    clients: usize,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    errors: usize,
+}
+
+pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
+    let plan = Plan::new(ctx.quick);
+    let rows = measure_all(ctx, &plan).await?;
+    let table = table(&rows, ctx.cache_on);
     let body = format!(
-        "Closed-loop clients for {:.1} s per point, median of {repeats} repeat(s). Queries {}; \
+        "Closed-loop clients for {:.1} s per point, median of {} repeat(s). Queries {}; \
          buys go through the Raft leader and the catalog.\n\n{}",
-        window.as_secs_f64(),
+        plan.window.as_secs_f64(),
+        plan.repeats,
         if ctx.cache_on {
             "hit the gateway's cache (warmed first)"
         } else {
@@ -74,24 +73,71 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         "Scale: throughput and latency against clients",
         &body,
     )?;
-    let query_label = if ctx.cache_on {
-        "cached queries"
-    } else {
-        "uncached queries"
-    };
-    let series =
-        |op: Op, pick: fn(&(Op, usize, f64, f64, f64)) -> f64, label: &str, color| Series {
-            label: label.to_string(),
-            points: rows
-                .iter()
-                .filter(|r| r.0 == op)
-                .map(|r| (r.1 as f64, pick(r)))
-                .collect(),
-            secondary: false,
-            color,
+    plot(ctx, &rows)?;
+    println!("{}", table.render());
+    Ok(())
+}
+
+/// Every (clients, op) point of the plan, in table order.
+async fn measure_all(ctx: &BenchContext<'_>, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let bar = progress((plan.counts.len() * 2 * plan.repeats) as u64, "scale");
+    let mut rows = Vec::new();
+    for &clients in plan.counts {
+        for op in [Op::Buy, Op::Query] {
+            let mut runs = Vec::new();
+            for _ in 0..plan.repeats {
+                let summary = measure(ctx, op, clients, plan.window).await?;
+                anyhow::ensure!(summary.is_sane(), "{op:?} at {clients}: {summary:?}");
+                runs.push(summary);
+                bar.inc(1);
+            }
+            rows.push(Row {
+                op,
+                clients,
+                rate: median_by(&runs, |s| s.throughput),
+                p50: median_by(&runs, |s| s.p50_ms),
+                p99: median_by(&runs, |s| s.p99_ms),
+                errors: runs.iter().map(|s| s.errors).sum(),
+            });
+        }
+    }
+    bar.finish_and_clear();
+    Ok(rows)
+}
+
+fn table(rows: &[Row], cache_on: bool) -> Table {
+    let mut table = Table::new(&["clients", "op", "ops/s", "p50 ms", "p99 ms", "errors"]);
+    for row in rows {
+        let op = match (row.op, cache_on) {
+            (Op::Buy, _) => "buy",
+            (Op::Query, true) => "query (cached)",
+            (Op::Query, false) => "query (uncached)",
         };
-    // Buys and queries differ by two orders of magnitude, so each gets its own panels:
-    // throughput on top, latency below.
+        table.row(vec![
+            row.clients.to_string(),
+            op.to_string(),
+            format!("{:.0}", row.rate),
+            ms(row.p50),
+            ms(row.p99),
+            row.errors.to_string(),
+        ]);
+    }
+    table
+}
+
+/// Buys and queries differ by two orders of magnitude, so each gets its own panels:
+/// throughput on top, latency below.
+fn plot(ctx: &BenchContext<'_>, rows: &[Row]) -> anyhow::Result<()> {
+    let series = |op: Op, pick: fn(&Row) -> f64, label: &str, color| Series {
+        label: label.to_string(),
+        points: rows
+            .iter()
+            .filter(|r| r.op == op)
+            .map(|r| (r.clients as f64, pick(r)))
+            .collect(),
+        secondary: false,
+        color,
+    };
     let panel = |title: &str, y_label: &str, series: Vec<Series>| LineChart {
         title: title.to_string(),
         x_label: "concurrent clients".into(),
@@ -100,10 +146,10 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
         windows: Vec::new(),
         series,
     };
-    let query_title = if ctx.cache_on {
-        "Cached queries"
+    let (query_title, query_label) = if ctx.cache_on {
+        ("Cached queries", "cached queries")
     } else {
-        "Uncached queries"
+        ("Uncached queries", "uncached queries")
     };
     chart::write_grid(
         &ctx.out.join("scale.png"),
@@ -111,34 +157,32 @@ pub async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
             panel(
                 "Buys: throughput",
                 "successful buys per second",
-                vec![series(Op::Buy, |r| r.2, "buys", 0)],
+                vec![series(Op::Buy, |r| r.rate, "buys", 0)],
             ),
             panel(
                 &format!("{query_title}: throughput"),
                 "successful queries per second",
-                vec![series(Op::Query, |r| r.2, query_label, 1)],
+                vec![series(Op::Query, |r| r.rate, query_label, 1)],
             ),
             panel(
                 "Buys: latency",
                 "latency (ms)",
                 vec![
-                    series(Op::Buy, |r| r.3, "buy p50", 0),
-                    series(Op::Buy, |r| r.4, "buy p99", 2),
+                    series(Op::Buy, |r| r.p50, "buy p50", 0),
+                    series(Op::Buy, |r| r.p99, "buy p99", 2),
                 ],
             ),
             panel(
                 &format!("{query_title}: latency"),
                 "latency (ms)",
                 vec![
-                    series(Op::Query, |r| r.3, "query p50", 1),
-                    series(Op::Query, |r| r.4, "query p99", 3),
+                    series(Op::Query, |r| r.p50, "query p50", 1),
+                    series(Op::Query, |r| r.p99, "query p99", 3),
                 ],
             ),
         ],
         2,
-    )?;
-    println!("{}", table.render());
-    Ok(())
+    )
 }
 
 async fn measure(
@@ -148,8 +192,8 @@ async fn measure(
     window: Duration,
 ) -> anyhow::Result<Summary> {
     if op == Op::Query {
-        for toy in super::TOYS {
-            let _ = ctx.gateway.product(toy).await; // warm the cache
+        for index in 0..toy_count() {
+            let _ = ctx.gateway.product(toy(index)).await; // warm the cache
         }
     }
     let start = Instant::now();

@@ -2,7 +2,7 @@
 
 use super::{Anomaly, Facts};
 
-pub fn check(facts: &Facts) -> Vec<Anomaly> {
+pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     let mut replicas = facts.final_state.replicas.iter();
     let Some((first_id, first)) = replicas.next() else {

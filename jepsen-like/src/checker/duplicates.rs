@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::{Anomaly, Facts};
 
-pub fn check(facts: &Facts) -> Vec<Anomaly> {
+pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     for (replica, state) in &facts.final_state.replicas {
         let mut by_key: HashMap<&str, Vec<u64>> = HashMap::new();

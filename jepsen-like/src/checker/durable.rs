@@ -3,7 +3,7 @@
 
 use super::{Anomaly, Facts};
 
-pub fn check(facts: &Facts) -> Vec<Anomaly> {
+pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     for buy in &facts.buys {
         let Some(number) = buy.number else { continue };

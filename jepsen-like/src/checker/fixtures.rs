@@ -8,12 +8,12 @@ use crate::final_state::{FinalState, ReplicaState};
 use crate::history::{Event, EventType, Function};
 
 /// A history written op by op; each op completes before the next starts.
-pub struct History {
-    pub events: Vec<Event>,
+pub(crate) struct History {
+    pub(crate) events: Vec<Event>,
 }
 
 impl History {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         History { events: Vec::new() }
     }
 
@@ -38,7 +38,7 @@ impl History {
         );
     }
 
-    pub fn buy_ok(&mut self, p: i64, name: &str, quantity: u64, key: &str, number: u64) {
+    pub(crate) fn buy_ok(&mut self, p: i64, name: &str, quantity: u64, key: &str, number: u64) {
         self.buy(p, name, quantity, key);
         self.push(
             p,
@@ -48,12 +48,12 @@ impl History {
         );
     }
 
-    pub fn buy_fail(&mut self, p: i64, name: &str, quantity: u64, key: &str, code: u64) {
+    pub(crate) fn buy_fail(&mut self, p: i64, name: &str, quantity: u64, key: &str, code: u64) {
         self.buy(p, name, quantity, key);
         self.push(p, EventType::Fail, Function::Buy, json!({"code": code}));
     }
 
-    pub fn buy_info(&mut self, p: i64, name: &str, quantity: u64, key: &str) {
+    pub(crate) fn buy_info(&mut self, p: i64, name: &str, quantity: u64, key: &str) {
         self.buy(p, name, quantity, key);
         self.push(
             p,
@@ -63,7 +63,7 @@ impl History {
         );
     }
 
-    pub fn read_ok(&mut self, p: i64, number: u64, name: &str, quantity: u64) {
+    pub(crate) fn read_ok(&mut self, p: i64, number: u64, name: &str, quantity: u64) {
         self.push(
             p,
             EventType::Invoke,
@@ -78,7 +78,7 @@ impl History {
         );
     }
 
-    pub fn read_404(&mut self, p: i64, number: u64) {
+    pub(crate) fn read_404(&mut self, p: i64, number: u64) {
         self.push(
             p,
             EventType::Invoke,
@@ -94,7 +94,7 @@ impl History {
     }
 }
 
-pub fn order(number: u64, name: &str, quantity: u64, key: &str) -> Order {
+pub(crate) fn order(number: u64, name: &str, quantity: u64, key: &str) -> Order {
     Order {
         number,
         name: name.to_string(),
@@ -104,7 +104,7 @@ pub fn order(number: u64, name: &str, quantity: u64, key: &str) -> Order {
 }
 
 /// `replicas` equal replicas holding `orders`, and a ledger that matches them exactly.
-pub fn final_state(orders: Vec<Order>, replicas: u64) -> FinalState {
+pub(crate) fn final_state(orders: Vec<Order>, replicas: u64) -> FinalState {
     let ledger = ["Tux", "Uno"]
         .iter()
         .map(|name| {

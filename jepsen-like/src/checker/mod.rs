@@ -6,11 +6,11 @@
 //! - [`stock`] checks `stock_conserved`.
 //! - [`converged`] checks `replicas_converged`.
 
-pub mod converged;
-pub mod duplicates;
-pub mod durable;
-pub mod reads;
-pub mod stock;
+pub(crate) mod converged;
+pub(crate) mod duplicates;
+pub(crate) mod durable;
+pub(crate) mod reads;
+pub(crate) mod stock;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,14 +22,14 @@ use crate::history::{self, Event, EventType, Function, Op};
 
 /// One thing that should not have happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Anomaly {
+pub(crate) struct Anomaly {
     /// Indexes of the history events involved.
-    pub ops: Vec<u64>,
-    pub explanation: String,
+    pub(crate) ops: Vec<u64>,
+    pub(crate) explanation: String,
 }
 
 impl Anomaly {
-    pub fn new(ops: Vec<u64>, explanation: impl Into<String>) -> Self {
+    pub(crate) fn new(ops: Vec<u64>, explanation: impl Into<String>) -> Self {
         Anomaly {
             ops,
             explanation: explanation.into(),
@@ -38,9 +38,9 @@ impl Anomaly {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckResult {
-    pub valid: bool,
-    pub anomalies: Vec<Anomaly>,
+pub(crate) struct CheckResult {
+    pub(crate) valid: bool,
+    pub(crate) anomalies: Vec<Anomaly>,
 }
 
 impl CheckResult {
@@ -54,34 +54,34 @@ impl CheckResult {
 
 /// `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Results {
-    pub valid: bool,
-    pub checks: BTreeMap<String, CheckResult>,
-    pub stats: Value,
+pub(crate) struct Results {
+    pub(crate) valid: bool,
+    pub(crate) checks: BTreeMap<String, CheckResult>,
+    pub(crate) stats: Value,
 }
 
 /// A buy as the checks see it.
 #[derive(Debug, Clone)]
-pub struct Buy<'a> {
-    pub op: &'a Op,
-    pub name: String,
-    pub quantity: u64,
-    pub key: String,
+pub(crate) struct Buy<'a> {
+    pub(crate) op: &'a Op,
+    pub(crate) name: String,
+    pub(crate) quantity: u64,
+    pub(crate) key: String,
     /// The order number of an ok completion.
-    pub number: Option<u64>,
+    pub(crate) number: Option<u64>,
     /// The status of a definite failure.
-    pub failed_code: Option<u64>,
+    pub(crate) failed_code: Option<u64>,
 }
 
 /// What every check reads: paired ops and the buys indexed by key and number.
-pub struct Facts<'a> {
-    pub ops: &'a [Op],
-    pub buys: Vec<Buy<'a>>,
-    pub final_state: &'a FinalState,
+pub(crate) struct Facts<'a> {
+    pub(crate) ops: &'a [Op],
+    pub(crate) buys: Vec<Buy<'a>>,
+    pub(crate) final_state: &'a FinalState,
 }
 
 impl<'a> Facts<'a> {
-    pub fn new(ops: &'a [Op], final_state: &'a FinalState) -> Self {
+    pub(crate) fn new(ops: &'a [Op], final_state: &'a FinalState) -> Self {
         let buys = ops
             .iter()
             .filter(|op| op.f == Function::Buy)
@@ -109,7 +109,7 @@ impl<'a> Facts<'a> {
     }
 
     /// Buys grouped by idempotency key.
-    pub fn buys_by_key(&self) -> HashMap<&str, Vec<&Buy<'a>>> {
+    pub(crate) fn buys_by_key(&self) -> HashMap<&str, Vec<&Buy<'a>>> {
         let mut by_key: HashMap<&str, Vec<&Buy<'a>>> = HashMap::new();
         for buy in &self.buys {
             by_key.entry(buy.key.as_str()).or_default().push(buy);
@@ -119,7 +119,7 @@ impl<'a> Facts<'a> {
 }
 
 /// Runs every check.
-pub fn check(events: &[Event], final_state: &FinalState) -> anyhow::Result<Results> {
+pub(crate) fn check(events: &[Event], final_state: &FinalState) -> anyhow::Result<Results> {
     let ops = history::pair(events)?;
     let facts = Facts::new(&ops, final_state);
     let mut checks = BTreeMap::new();
@@ -152,7 +152,7 @@ pub fn check(events: &[Event], final_state: &FinalState) -> anyhow::Result<Resul
 }
 
 /// Counts per function and outcome, latency of the successful ones, faults, orders.
-pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
+pub(crate) fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
     let mut per_f: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut ok_ms: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for op in ops {
@@ -175,7 +175,7 @@ pub fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> Value {
         .into_iter()
         .map(|(f, ms)| {
             // Wall time plays no part; only the latency figures are used.
-            let summary = crate::bench::stats::Summary::of(&ms, 0, std::time::Duration::ZERO);
+            let summary = crate::stats::Summary::of(&ms, 0, std::time::Duration::ZERO);
             let json = serde_json::json!({
                 "p50": summary.p50_ms, "p99": summary.p99_ms, "max": summary.max_ms,
             });

@@ -6,31 +6,21 @@
 
 use std::collections::HashMap;
 
-use super::{Anomaly, Facts};
-use crate::history::{EventType, Function};
+use toystore_api::node::Order;
 
-pub fn check(facts: &Facts) -> Vec<Anomaly> {
+use super::{Anomaly, Buy, Facts};
+use crate::history::{EventType, Function, Op};
+
+pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
-    let orders: HashMap<u64, &toystore_api::node::Order> = facts
+    let orders: HashMap<u64, &Order> = facts
         .final_state
         .reference_orders()
         .iter()
         .map(|o| (o.number, o))
         .collect();
     let by_key = facts.buys_by_key();
-    // The earliest completion of an ok buy, per order number.
-    let mut acknowledged: HashMap<u64, (u64, Vec<u64>)> = HashMap::new();
-    for buy in &facts.buys {
-        if let Some(number) = buy.number {
-            let done = buy.op.complete_ns();
-            let entry = acknowledged
-                .entry(number)
-                .or_insert((done, buy.op.indices()));
-            if done < entry.0 {
-                *entry = (done, buy.op.indices());
-            }
-        }
-    }
+    let acknowledged = earliest_acknowledgements(facts);
     for op in facts.ops.iter().filter(|op| op.f == Function::ReadOrder) {
         let Some(number) = op.invoke.u64_field("number") else {
             continue;
@@ -52,45 +42,73 @@ pub fn check(facts: &Facts) -> Vec<Anomaly> {
                 }
             }
             EventType::Ok => {
-                let name = completion.str_field("name").unwrap_or_default();
-                let quantity = completion.u64_field("quantity").unwrap_or(0);
                 let Some(order) = orders.get(&number) else {
+                    let name = completion.str_field("name").unwrap_or_default();
+                    let quantity = completion.u64_field("quantity").unwrap_or(0);
                     anomalies.push(Anomaly::new(
                         op.indices(),
                         format!("read returned order {number} ({name} x{quantity}), which is not in the final state"),
                     ));
                     continue;
                 };
-                if order.name != name || order.quantity != quantity {
-                    anomalies.push(Anomaly::new(
-                        op.indices(),
-                        format!(
-                            "read returned order {number} as {name} x{quantity}, but it is {} x{}",
-                            order.name, order.quantity
-                        ),
-                    ));
-                }
-                if let Some(buys) = by_key.get(order.request_id.as_str()) {
-                    if buys.iter().all(|b| b.failed_code.is_some()) {
-                        anomalies.push(Anomaly::new(
-                            op.indices(),
-                            format!(
-                                "read returned order {number}, whose every buy failed definitely"
-                            ),
-                        ));
-                    }
-                    if buys.iter().all(|b| b.op.invoke_ns() > op.complete_ns()) {
-                        anomalies.push(Anomaly::new(
-                            op.indices(),
-                            format!(
-                                "read returned order {number} before any buy of key {} was invoked",
-                                order.request_id
-                            ),
-                        ));
-                    }
-                }
+                let buys = by_key.get(order.request_id.as_str());
+                anomalies.extend(check_ok_read(op, order, buys.map(Vec::as_slice)));
             }
             _ => {}
+        }
+    }
+    anomalies
+}
+
+/// The earliest completion of an ok buy, and its op indices, per order number.
+fn earliest_acknowledgements(facts: &Facts) -> HashMap<u64, (u64, Vec<u64>)> {
+    let mut acknowledged: HashMap<u64, (u64, Vec<u64>)> = HashMap::new();
+    for buy in &facts.buys {
+        if let Some(number) = buy.number {
+            let done = buy.op.complete_ns();
+            let entry = acknowledged
+                .entry(number)
+                .or_insert((done, buy.op.indices()));
+            if done < entry.0 {
+                *entry = (done, buy.op.indices());
+            }
+        }
+    }
+    acknowledged
+}
+
+/// An ok read of `order`: it must show what the replicas hold, and a buy of its key must
+/// have been invoked before and not every one failed definitely.
+fn check_ok_read(op: &Op, order: &Order, buys: Option<&[&Buy]>) -> Vec<Anomaly> {
+    let mut anomalies = Vec::new();
+    let number = order.number;
+    let completion = op.completion.as_ref().expect("a completed read");
+    let name = completion.str_field("name").unwrap_or_default();
+    let quantity = completion.u64_field("quantity").unwrap_or(0);
+    if order.name != name || order.quantity != quantity {
+        anomalies.push(Anomaly::new(
+            op.indices(),
+            format!(
+                "read returned order {number} as {name} x{quantity}, but it is {} x{}",
+                order.name, order.quantity
+            ),
+        ));
+    }
+    if let Some(buys) = buys {
+        if buys.iter().all(|b| b.failed_code.is_some()) {
+            anomalies.push(Anomaly::new(
+                op.indices(),
+                format!("read returned order {number}, whose every buy failed definitely"),
+            ));
+        }
+        if buys.iter().all(|b| b.op.invoke_ns() > op.complete_ns()) {
+            anomalies.push(Anomaly::new(
+                op.indices(),
+                format!(
+                    "read returned order {number} before any buy of key {} was invoked",
+                    order.request_id
+                ),
+            ));
         }
     }
     anomalies

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{Anomaly, Facts};
 
-pub fn check(facts: &Facts) -> Vec<Anomaly> {
+pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     let mut ordered: BTreeMap<&str, u64> = BTreeMap::new();
     for order in facts.final_state.reference_orders() {

@@ -3,17 +3,14 @@
 //! A [`ServiceProcess`] is one child process with its stderr in a log file. It is started
 //! with `--listen 127.0.0.1:0` (or a fixed address) and learns its address from the
 //! contract's first log line, `listening on <addr>`. Dropping it SIGKILLs the child, so a
-//! failing test never leaves a server behind. [`wait_until`] polls a condition with a
-//! deadline, which is how tests wait instead of sleeping.
+//! failing test never leaves a server behind.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
@@ -274,121 +271,6 @@ pub fn parse_listening(log: &str) -> Option<SocketAddr> {
     rest[..end].parse().ok()
 }
 
-/// A loopback port that was free a moment ago: for processes that must know each other's
-/// addresses before they start (Raft peers). It is picked at random below Linux's
-/// ephemeral range (32768 and up), because the kernel hands ports from that range to
-/// outgoing connections, which could take a port between this check and the service's
-/// own bind. Parallel tests draw different random ports, so they rarely meet; when they
-/// do, the service fails with a clear "cannot listen".
-pub fn free_port() -> anyhow::Result<u16> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    const LOW: u64 = 15_000;
-    const SPAN: u64 = 17_000; // up to 31999
-    static DRAWS: AtomicU64 = AtomicU64::new(0);
-    let seed = u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-    for _ in 0..1000 {
-        let draw = DRAWS.fetch_add(1, Ordering::Relaxed);
-        // A splitmix64 step: spreads consecutive draws over the whole span.
-        let mut x = seed.wrapping_add(draw.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^= x >> 31;
-        let port = (LOW + x % SPAN) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    bail!("no free loopback port between {LOW} and {}", LOW + SPAN - 1)
-}
-
-/// Polls `condition` every 20 ms until it returns `Some`, or fails after `deadline`.
-pub fn wait_until<T>(
-    what: &str,
-    deadline: Duration,
-    mut condition: impl FnMut() -> Option<T>,
-) -> anyhow::Result<T> {
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(value) = condition() {
-            return Ok(value);
-        }
-        if Instant::now() >= end {
-            bail!("timed out after {deadline:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Async twin of [`wait_until`], for tests on a tokio runtime.
-pub async fn wait_until_async<T, F, Fut>(
-    what: &str,
-    deadline: Duration,
-    mut condition: F,
-) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(value) = condition().await {
-            return Ok(value);
-        }
-        if Instant::now() >= end {
-            bail!("timed out after {deadline:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The path of a workspace binary (`catalog`, `raft-node`, `gateway`). Tests run from
-/// `target/<profile>/deps/`, binaries live one level up; `cargo test` / `nextest` over the
-/// workspace builds them all with the tests' own feature set. A binary that is missing
-/// (a single package's tests, a bench) is built here with `cargo build -p <name>`.
-/// Rebuilding an existing one here instead would resolve features differently from the
-/// test build and recompile half the dependency tree while tests wait.
-pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(name) {
-        return Ok(path.clone());
-    }
-    let path = match std::env::var_os(format!("CARGO_BIN_EXE_{name}")) {
-        Some(path) => PathBuf::from(path),
-        None => {
-            let exe = std::env::current_exe().context("current_exe")?;
-            let deps = exe.parent().context("test binary has no directory")?;
-            let profile_dir = if deps.ends_with("deps") {
-                deps.parent().context("deps has no parent")?
-            } else {
-                deps
-            };
-            let path = profile_dir.join(name);
-            if !path.exists() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-                let mut build = Command::new(cargo);
-                // Each service binary is named after its package.
-                build.args(["build", "--quiet", "-p", name, "--bin", name]);
-                if profile_dir.ends_with("release") {
-                    build.arg("--release");
-                }
-                let status = build.status().context("run cargo build")?;
-                if !status.success() {
-                    bail!("cargo build -p {name} --bin {name} failed");
-                }
-            }
-            path
-        }
-    };
-    built.insert(name.to_string(), path.clone());
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,30 +306,5 @@ mod tests {
         process.terminate(Duration::from_secs(5));
         assert!(!process.is_running());
         assert!(process.log().contains("listening on"));
-    }
-
-    #[test]
-    fn free_ports_are_bindable_and_below_the_ephemeral_range() {
-        let ports: Vec<u16> = (0..50).map(|_| free_port().unwrap()).collect();
-        assert!(
-            ports.iter().all(|p| (15_000..32_000).contains(p)),
-            "{ports:?}"
-        );
-        let distinct: std::collections::HashSet<_> = ports.iter().collect();
-        assert!(distinct.len() > 40, "draws should spread: {ports:?}");
-        std::net::TcpListener::bind(("127.0.0.1", ports[0])).unwrap();
-    }
-
-    #[test]
-    fn wait_until_times_out_and_succeeds() {
-        let mut n = 0;
-        let got = wait_until("n to reach 3", Duration::from_secs(5), || {
-            n += 1;
-            (n >= 3).then_some(n)
-        })
-        .unwrap();
-        assert_eq!(got, 3);
-        let err = wait_until::<()>("never", Duration::from_millis(50), || None).unwrap_err();
-        assert!(err.to_string().contains("never"));
     }
 }

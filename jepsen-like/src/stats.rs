@@ -1,22 +1,24 @@
-//! Latency summaries: mean, percentiles, maximum and throughput of one measured run.
+//! Statistics of measured latencies: the [`Summary`] of one run (mean, percentiles,
+//! maximum, throughput) and medians over repeated runs. Used by the bench's experiments
+//! and by the checker's per-function latency figures.
 
 use std::time::Duration;
 
 /// What one kind of request did in one run. Latencies are of successful requests.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Summary {
-    pub ok: usize,
-    pub errors: usize,
-    pub mean_ms: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+pub(crate) struct Summary {
+    pub(crate) ok: usize,
+    pub(crate) errors: usize,
+    pub(crate) mean_ms: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
     /// Successful requests per second over the run's wall time.
-    pub throughput: f64,
+    pub(crate) throughput: f64,
 }
 
 impl Summary {
-    pub fn of(latencies_ms: &[f64], errors: usize, elapsed: Duration) -> Summary {
+    pub(crate) fn of(latencies_ms: &[f64], errors: usize, elapsed: Duration) -> Summary {
         let mut sorted = latencies_ms.to_vec();
         sorted.sort_by(f64::total_cmp);
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -32,7 +34,7 @@ impl Summary {
     }
 
     /// True when every figure is a number (a run with no successes has none).
-    pub fn is_sane(&self) -> bool {
+    pub(crate) fn is_sane(&self) -> bool {
         [
             self.mean_ms,
             self.p50_ms,
@@ -47,7 +49,7 @@ impl Summary {
     }
 }
 
-pub fn mean(values: &[f64]) -> f64 {
+pub(crate) fn mean(values: &[f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
@@ -55,7 +57,7 @@ pub fn mean(values: &[f64]) -> f64 {
 }
 
 /// Nearest-rank percentile of sorted values (`q` in 0..=1).
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -64,12 +66,12 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// The median of one figure over the summaries of repeated runs.
-pub fn median_by(runs: &[Summary], figure: impl Fn(&Summary) -> f64) -> f64 {
+pub(crate) fn median_by(runs: &[Summary], figure: impl Fn(&Summary) -> f64) -> f64 {
     median(&runs.iter().map(figure).collect::<Vec<_>>())
 }
 
 /// The median of repeated measurements.
-pub fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     percentile(&sorted, 0.5)

@@ -1,0 +1,156 @@
+//! How to start a cluster ([`ClusterOptions`]) and the command line each service gets
+//! from them: which flags the catalog, a raft node and the gateway are started with.
+
+use std::path::{Path, PathBuf};
+
+use crate::binaries::binary;
+use crate::ports::NodePorts;
+use crate::process::ProcessSpec;
+
+/// How to start a cluster. The default is the contract's: three nodes, a caching gateway,
+/// every service with its default flags, the workspace's own binaries.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Raft nodes `1..=nodes`; node 1 bootstraps. Zero starts a catalog alone.
+    pub nodes: u64,
+    /// Whether to start a gateway in front of the nodes.
+    pub gateway: bool,
+    /// Where the binaries are; `None` uses (and if need be builds) the workspace's own.
+    pub bin_dir: Option<PathBuf>,
+    /// The catalog's stock flags; `None` leaves the catalog's defaults.
+    pub stock: Option<Stock>,
+    /// The gateway's product cache.
+    pub cache: bool,
+    /// The gateway's `--deadline` for a buy; `None` leaves its default.
+    pub gateway_deadline: Option<String>,
+    /// Extra flags for the catalog.
+    pub catalog_args: Vec<String>,
+    /// Extra flags for every raft node (e.g. snapshot or reconciler settings).
+    pub node_args: Vec<String>,
+    /// The address the nodes dial for the catalog instead of its own: a test's front.
+    pub catalog_via: Option<String>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            nodes: 3,
+            gateway: true,
+            bin_dir: None,
+            stock: None,
+            cache: true,
+            gateway_deadline: None,
+            catalog_args: Vec::new(),
+            node_args: Vec::new(),
+            catalog_via: None,
+        }
+    }
+}
+
+/// The catalog's `--initial-stock`, `--restock-to` and `--restock-interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stock {
+    /// `--initial-stock`: each toy's quantity in a fresh store.
+    pub initial: u64,
+    /// `--restock-to`: what a sold-out toy is refilled to.
+    pub restock_to: u64,
+    /// `--restock-interval`: how often sold-out toys are refilled.
+    pub restock_interval: String,
+}
+
+impl Default for Stock {
+    /// The contract's defaults.
+    fn default() -> Self {
+        Stock {
+            initial: 100,
+            restock_to: 100,
+            restock_interval: "10s".to_string(),
+        }
+    }
+}
+
+impl ClusterOptions {
+    fn binary(&self, name: &str) -> anyhow::Result<PathBuf> {
+        binary(self.bin_dir.as_deref(), name)
+    }
+
+    /// The catalog, its store in `<dir>/catalog`.
+    pub(crate) fn catalog_spec(&self, dir: &Path) -> anyhow::Result<ProcessSpec> {
+        let mut args = vec![
+            "--data-dir".to_string(),
+            dir.join("catalog").display().to_string(),
+        ];
+        if let Some(stock) = &self.stock {
+            args.extend([
+                "--initial-stock".to_string(),
+                stock.initial.to_string(),
+                "--restock-interval".to_string(),
+                stock.restock_interval.clone(),
+                "--restock-to".to_string(),
+                stock.restock_to.to_string(),
+            ]);
+        }
+        args.extend(self.catalog_args.iter().cloned());
+        Ok(ProcessSpec::new("catalog", self.binary("catalog")?, &log_dir(dir)).args(args))
+    }
+
+    /// Raft node `id` on `listen`, its store in `<dir>/node-<id>`.
+    pub(crate) fn node_spec(&self, dir: &Path, node: NodeStart) -> anyhow::Result<ProcessSpec> {
+        let id = node.id;
+        let mut args = vec![
+            "--id".to_string(),
+            id.to_string(),
+            "--data-dir".to_string(),
+            dir.join(format!("node-{id}")).display().to_string(),
+            "--peers".to_string(),
+            node.peers,
+            "--catalog".to_string(),
+            self.catalog_via.clone().unwrap_or(node.catalog),
+        ];
+        if node.bootstrap {
+            args.push("--bootstrap".to_string());
+        }
+        args.extend(self.node_args.iter().cloned());
+        let spec = ProcessSpec::new(
+            &format!("node-{id}"),
+            self.binary("raft-node")?,
+            &log_dir(dir),
+        );
+        Ok(spec.args(args).listen(node.listen))
+    }
+
+    /// The gateway, dialling every node at its real address.
+    pub(crate) fn gateway_spec(
+        &self,
+        dir: &Path,
+        ports: &NodePorts,
+        catalog: &str,
+    ) -> anyhow::Result<ProcessSpec> {
+        let mut args = vec![
+            "--catalog".to_string(),
+            catalog.to_string(),
+            "--nodes".to_string(),
+            ports.direct_peers(),
+            "--cache".to_string(),
+            if self.cache { "on" } else { "off" }.to_string(),
+        ];
+        if let Some(deadline) = &self.gateway_deadline {
+            args.extend(["--deadline".to_string(), deadline.clone()]);
+        }
+        Ok(ProcessSpec::new("gateway", self.binary("gateway")?, &log_dir(dir)).args(args))
+    }
+}
+
+/// What a raft node is started with besides the options.
+pub(crate) struct NodeStart {
+    pub id: u64,
+    pub listen: String,
+    pub peers: String,
+    pub catalog: String,
+    pub bootstrap: bool,
+}
+
+/// Every process of a cluster in `dir` logs to `<dir>/logs/<name>.log`.
+pub fn log_dir(dir: &Path) -> PathBuf {
+    dir.join("logs")
+}
