@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
-use crate::call::{self, encode_segment, CallError, Endpoint};
-use crate::catalog::{
+use super::types::{
     ConfirmRequest, Hello, Invalidate, LedgerRow, PriceChange, Product, Reservation,
     ReserveRequest, EVENT_HELLO, EVENT_INVALIDATE,
 };
+use crate::call::{self, encode_segment, CallError, Endpoint};
 
 /// One event of the catalog's `/events` stream.
 #[derive(Debug, Clone, PartialEq)]

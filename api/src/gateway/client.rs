@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use crate::call::{self, encode_segment, CallError, Endpoint};
-use crate::gateway::{
+use super::types::{
     BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER, IDEMPOTENCY_KEY_HEADER,
 };
+use crate::call::{self, encode_segment, CallError, Endpoint};
 
 /// A product read and whether the gateway served it from its cache.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use crate::call::{self, CallError, Endpoint};
-use crate::errors::ErrorKind;
-use crate::node::{
+use super::types::{
     AddLearner, ChangeMembership, ClusterStatus, Digest, Order, OrderCreated, OrderRequest,
     OrdersPage, LEADER_ADDR_FIELD, LEADER_ID_FIELD, MAX_PAGE,
 };
+use crate::call::{self, CallError, Endpoint};
+use crate::errors::ErrorKind;
 
 /// How a single-order read is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

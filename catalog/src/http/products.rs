@@ -4,7 +4,8 @@ use axum::extract::State;
 use service_core::validate;
 use service_core::{ApiError, Data, JsonBody, PathParams};
 
-use super::{store_error, AppState};
+use super::errors::store_error;
+use super::state::AppState;
 use toystore_api::catalog::{LedgerRow, PriceChange, Product};
 
 /// Prices above this are surely a typo (and would lose cents as f64).

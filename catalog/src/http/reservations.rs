@@ -4,7 +4,8 @@ use axum::extract::State;
 use service_core::validate;
 use service_core::{ApiError, Data, JsonBody, PathParams, QueryParams};
 
-use super::{now_ms, store_error, AppState};
+use super::errors::store_error;
+use super::state::{now_ms, AppState};
 use toystore_api::catalog::{ConfirmRequest, Reservation, ReservationQuery, ReserveRequest};
 
 pub(super) async fn reserve(

@@ -9,8 +9,9 @@ use sled::transaction::{
 };
 use sled::Transactional;
 
+use super::db::{invalidation, CatalogStore};
+use super::error::StoreError;
 use super::records::{decode, encode, ProductRecord, ReservationRecord};
-use super::{invalidation, CatalogStore, StoreError};
 use toystore_api::catalog::{Invalidate, Product, Reservation, ReservationState, ReserveRequest};
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;

@@ -2,7 +2,7 @@
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::StoreError;
+use super::error::StoreError;
 use toystore_api::catalog::{LedgerRow, Product, Reservation, ReservationState};
 
 /// A product and its ledger counters, stored under its name.

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 use toystore_api::catalog::ReserveRequest;
+use toystore_api::catalog::{LedgerRow, ReservationState};
 
 fn open(initial: u64) -> (tempfile::TempDir, CatalogStore) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,58 @@
+//! The gateway's public request and answer types. Products are the catalog's and a buy's
+//! answer the node's, as the gateway passes them on.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::catalog::Product;
+pub use crate::node::{OrderCreated, Role};
+
+/// Header carrying a client's idempotency key.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// Header telling whether a product read came from the cache (`hit` or `miss`).
+pub const CACHE_HEADER: &str = "x-cache";
+
+/// `POST /orders`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BuyRequest {
+    /// The product to buy.
+    pub name: String,
+    /// How many, 1 to 1,000,000.
+    pub quantity: u64,
+}
+
+/// `GET /orders/{number}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrderView {
+    /// The order's number.
+    pub number: u64,
+    /// The product bought.
+    pub name: String,
+    /// How many.
+    pub quantity: u64,
+}
+
+/// `GET /cluster`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClusterView {
+    /// The node that leads, as the nodes say (null when none does).
+    pub leader: Option<u64>,
+    /// The highest term any node reported.
+    pub term: Option<u64>,
+    /// Every configured node, reachable or not.
+    pub nodes: Vec<NodeView>,
+}
+
+/// One node as the gateway sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeView {
+    /// The node's id.
+    pub id: u64,
+    /// Its `host:port`, as the gateway's `--nodes` gives it.
+    pub addr: String,
+    /// Its part in Raft (null when it did not answer).
+    pub state: Option<Role>,
+    /// Whether it answered the status request in time.
+    pub reachable: bool,
+    /// Index of the last entry its state machine applied.
+    pub last_applied: Option<u64>,
+}
