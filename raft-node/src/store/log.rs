@@ -47,7 +47,7 @@ impl LogStore {
     }
 
     async fn flush(&self) -> Result<(), std::io::Error> {
-        super::flush(&self.db).await
+        crate::store::disk::flush(&self.db).await
     }
 }
 

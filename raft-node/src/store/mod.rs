@@ -8,6 +8,7 @@
 // openraft fixes the error type of every storage call; it is large but not ours to box.
 #![allow(clippy::result_large_err)]
 
+mod disk;
 mod errors;
 mod keys;
 pub(crate) mod log;
@@ -15,6 +16,7 @@ pub(crate) mod state_machine;
 
 use std::path::Path;
 
+pub(crate) use disk::flush;
 pub(crate) use log::LogStore;
 pub(crate) use state_machine::StateMachineStore;
 
@@ -31,17 +33,6 @@ pub(crate) fn open_db(dir: &Path) -> anyhow::Result<sled::Db> {
 /// Opens both stores on one database.
 pub(crate) fn open(db: &sled::Db) -> anyhow::Result<(LogStore, StateMachineStore)> {
     Ok((LogStore::open(db)?, StateMachineStore::open(db)?))
-}
-
-/// Flushes the whole database to disk. sled's own `flush_async` hangs under many
-/// concurrent flushes, so the blocking flush runs on tokio's blocking pool instead.
-pub(crate) async fn flush(db: &sled::Db) -> Result<(), std::io::Error> {
-    let db = db.clone();
-    match tokio::task::spawn_blocking(move || db.flush()).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(std::io::Error::other(e)),
-        Err(e) => Err(std::io::Error::other(format!("flush task failed: {e}"))),
-    }
 }
 
 #[cfg(test)]

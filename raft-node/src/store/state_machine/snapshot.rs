@@ -8,7 +8,7 @@ use openraft::RaftSnapshotBuilder;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{TransactionError, Transactional};
 
-use super::{
+use super::data::{
     decode, encode, RequestState, StateMachineStore, StoredOrder, LAST_APPLIED, MEMBERSHIP,
     NEXT_NUMBER, SNAPSHOT,
 };

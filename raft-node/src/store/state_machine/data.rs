@@ -1,36 +1,24 @@
-//! The order state machine in sled; its snapshots are in [`snapshot`].
-//!
-//! Trees: `orders` (big-endian order number -> [`StoredOrder`]), `requests` (request id ->
-//! [`RequestState`]), `sm_meta` (last applied log id, last membership, next order number,
-//! the current snapshot). Each batch of entries is applied in one sled transaction, so a
-//! crash never leaves half an entry. Order numbers are dense from 0 in apply order, which is
-//! the same on every replica because they apply the same log.
+//! The order state machine's data in sled: orders by number, request ids, the applied
+//! position; reads, and applying a batch of entries in one transaction.
 
-use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
-use openraft::storage::RaftStateMachine;
-use openraft::{EntryPayload, OptionalSend};
+use openraft::EntryPayload;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
 };
 
-use super::errors::{sm_read_err, sm_write_err};
-use super::keys::{be_key, from_be_key};
-use crate::typ::{
-    Command, CommandResult, Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership,
-    TypeConfig,
-};
+use crate::store::errors::{sm_read_err, sm_write_err};
+use crate::store::keys::{be_key, from_be_key};
+use crate::typ::{Command, CommandResult, Entry, LogId, StorageError, StoredMembership};
 use toystore_api::node::{Digest, Order};
 
-mod snapshot;
-
-const LAST_APPLIED: &[u8] = b"last_applied";
-const MEMBERSHIP: &[u8] = b"membership";
-const NEXT_NUMBER: &[u8] = b"next_number";
-const SNAPSHOT: &[u8] = b"snapshot";
+pub(super) const LAST_APPLIED: &[u8] = b"last_applied";
+pub(super) const MEMBERSHIP: &[u8] = b"membership";
+pub(super) const NEXT_NUMBER: &[u8] = b"next_number";
+pub(super) const SNAPSHOT: &[u8] = b"snapshot";
 
 /// An order as the state machine keeps it (the wire [`Order`] plus its price).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,20 +51,20 @@ pub(crate) enum RequestState {
 /// The state machine; cheap to clone. Reads may come from any task.
 #[derive(Debug, Clone)]
 pub(crate) struct StateMachineStore {
-    db: sled::Db,
-    orders: sled::Tree,
-    requests: sled::Tree,
-    meta: sled::Tree,
+    pub(super) db: sled::Db,
+    pub(super) orders: sled::Tree,
+    pub(super) requests: sled::Tree,
+    pub(super) meta: sled::Tree,
     /// Held while applying or reading the whole state, so a snapshot or digest sees
     /// the state between two batches, never in the middle of one.
-    whole: Arc<Mutex<()>>,
+    pub(super) whole: Arc<Mutex<()>>,
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     bincode::serialize(value).expect("state machine values serialize")
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StorageError> {
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StorageError> {
     bincode::deserialize(bytes).map_err(|e| sm_read_err(*e))
 }
 
@@ -91,11 +79,11 @@ impl StateMachineStore {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.whole.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn meta_get<T: for<'de> Deserialize<'de>>(
+    pub(super) fn meta_get<T: for<'de> Deserialize<'de>>(
         &self,
         key: &[u8],
     ) -> Result<Option<T>, StorageError> {
@@ -172,7 +160,10 @@ impl StateMachineStore {
     }
 
     /// Applies a batch in one transaction and returns one result per entry.
-    fn apply_batch(&self, entries: &[Entry]) -> Result<Vec<CommandResult>, StorageError> {
+    pub(super) fn apply_batch(
+        &self,
+        entries: &[Entry],
+    ) -> Result<Vec<CommandResult>, StorageError> {
         let _whole = self.lock();
         let outcome: Result<Vec<CommandResult>, TransactionError<()>> =
             (&self.orders, &self.requests, &self.meta).transaction(|(orders, requests, meta)| {
@@ -208,8 +199,10 @@ impl StateMachineStore {
         outcome.map_err(|e| sm_write_err(std::io::Error::other(format!("{e:?}"))))
     }
 
-    async fn flush(&self) -> Result<(), StorageError> {
-        super::flush(&self.db).await.map_err(sm_write_err)
+    pub(super) async fn flush(&self) -> Result<(), StorageError> {
+        crate::store::disk::flush(&self.db)
+            .await
+            .map_err(sm_write_err)
     }
 }
 
@@ -291,51 +284,4 @@ fn apply_command(
         (Command::Batch(_), _) => return Err(ConflictableTransactionError::Abort(())),
     };
     Ok(result)
-}
-
-impl RaftStateMachine<TypeConfig> for StateMachineStore {
-    type SnapshotBuilder = StateMachineStore;
-
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        let membership = self
-            .meta_get::<StoredMembership>(MEMBERSHIP)?
-            .unwrap_or_default();
-        Ok((self.last_applied()?, membership))
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
-    where
-        I: IntoIterator<Item = Entry> + OptionalSend,
-        I::IntoIter: OptionalSend,
-    {
-        let entries: Vec<Entry> = entries.into_iter().collect();
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.apply_batch(&entries)
-    }
-
-    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        self.clone()
-    }
-
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError> {
-        self.restore(meta, snapshot.get_ref())?;
-        self.flush().await
-    }
-
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        Ok(self.stored_snapshot()?.map(|stored| Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
-        }))
-    }
 }
