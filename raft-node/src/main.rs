@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc: the buy path allocates per request, and glibc malloc showed up as a tenth of
+/// the CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = raft_node::Config::parse();
