@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use toystore_api::gateway::GatewayClient;
 use toystore_api::node::Digest;
 
-use super::BenchContext;
+use super::context::BenchContext;
 use crate::chart::{self, PointGroup, Timeline};
 use crate::clients::{fresh_key, progress, random_toy};
 use crate::cluster::ClusterControl;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::BenchContext;
+use super::context::BenchContext;
 use crate::chart::{self, LineChart, Series};
 use crate::clients::{fresh_key, progress, random_toy};
 use crate::markdown::{self as report, ms, Table};

@@ -10,6 +10,7 @@
 //! [`crate::cluster::ClusterControl`].
 
 pub(crate) mod cache;
+mod context;
 pub(crate) mod crash;
 pub(crate) mod load;
 pub(crate) mod scale;
@@ -18,10 +19,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use toystore_api::gateway::GatewayClient;
+
+pub(crate) use context::BenchContext;
 
 use crate::clients::{gateway_client, wait_ready};
-use crate::cluster::ClusterControl;
 
 /// Which experiment to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,25 +115,6 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     result
-}
-
-/// What every experiment gets.
-pub(crate) struct BenchContext<'a> {
-    pub(crate) gateway: GatewayClient,
-    pub(crate) cluster: Option<&'a mut dyn ClusterControl>,
-    pub(crate) out: PathBuf,
-    pub(crate) quick: bool,
-    /// Whether the gateway caches (for labels; the cache experiment switches it).
-    pub(crate) cache_on: bool,
-}
-
-impl BenchContext<'_> {
-    /// A fresh gateway client (after the gateway was restarted, say).
-    pub(crate) fn refresh_gateway(&mut self) {
-        if let Some(cluster) = self.cluster.as_ref() {
-            self.gateway = gateway_client(&cluster.gateway_addr());
-        }
-    }
 }
 
 /// Runs `experiment` (or all of them in turn).

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::BenchContext;
+use super::context::BenchContext;
 use crate::chart::{self, LineChart, Series};
 use crate::clients::{fresh_key, progress, random_toy, toy, toy_count};
 use crate::markdown::{self as report, ms, Table};

@@ -1,6 +1,6 @@
 //! `replicas_converged`: every replica holds the same orders and the same digest.
 
-use super::{Anomaly, Facts};
+use super::facts::{Anomaly, Facts};
 
 pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
@@ -40,8 +40,8 @@ pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::facts::Facts;
     use super::super::fixtures::*;
-    use super::super::Facts;
 
     #[test]
     fn equal_replicas_are_valid_and_a_diverged_one_is_caught() {

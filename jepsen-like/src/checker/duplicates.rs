@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Anomaly, Facts};
+use super::facts::{Anomaly, Facts};
 
 pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
@@ -75,8 +75,8 @@ fn ops_of_key(facts: &Facts, key: &str) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::facts::Facts;
     use super::super::fixtures::*;
-    use super::super::Facts;
     use crate::history::pair;
 
     #[test]

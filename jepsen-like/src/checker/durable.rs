@@ -1,7 +1,7 @@
 //! `acknowledged_orders_durable`: every buy answered ok is in every replica's final state
 //! with its number, name, quantity and idempotency key.
 
-use super::{Anomaly, Facts};
+use super::facts::{Anomaly, Facts};
 
 pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
@@ -35,8 +35,8 @@ pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::facts::Facts;
     use super::super::fixtures::*;
-    use super::super::Facts;
     use crate::history::pair;
 
     #[test]

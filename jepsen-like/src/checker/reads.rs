@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use toystore_api::node::Order;
 
-use super::{Anomaly, Buy, Facts};
+use super::facts::{Anomaly, Buy, Facts};
 use crate::history::{EventType, Function, Op};
 
 pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
@@ -116,8 +116,8 @@ fn check_ok_read(op: &Op, order: &Order, buys: Option<&[&Buy]>) -> Vec<Anomaly> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::facts::Facts;
     use super::super::fixtures::*;
-    use super::super::Facts;
     use crate::history::pair;
 
     #[test]

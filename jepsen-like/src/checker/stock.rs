@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Anomaly, Facts};
+use super::facts::{Anomaly, Facts};
 
 pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
@@ -53,8 +53,8 @@ pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::facts::Facts;
     use super::super::fixtures::*;
-    use super::super::Facts;
 
     #[test]
     fn a_ledger_matching_the_orders_is_valid() {
