@@ -1,7 +1,7 @@
 //! The in-test cluster launcher: one catalog, N raft nodes (node 1 bootstraps) and an
 //! optional gateway, real processes on loopback ports in one directory. Tests and the
 //! harness start one, break it (kill, pause, resume, restart any [`Member`]) and read its
-//! state ([`crate::observe`]). Dropping it kills every process.
+//! state (the `observe` module adds those questions). Dropping it kills every process.
 //!
 //! Node ports are chosen before anything starts, because each node needs every peer's
 //! address up front; [`Cluster::start_with_peers`] lets a harness put a proxy on each link.
