@@ -15,6 +15,9 @@ if command -v shellcheck >/dev/null 2>&1; then
   shellcheck scripts/*.sh .ci/run
 fi
 
+echo "== module graph (no module imports one that imports it, or its own parent)"
+python3 scripts/module-cycles.py
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
