@@ -228,3 +228,38 @@ async fn a_killed_leader_costs_latency_but_never_a_doubled_order() {
         "dense numbers"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trailing_slash_and_head_are_answered_like_the_plain_route() {
+    let cluster = start();
+    let gateway = gateway(&cluster);
+    ready(&gateway).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", gateway.base_url());
+    // Clients in the wild post to `/orders/`; the order is taken as on `/orders`.
+    let bought = http
+        .post(url("/orders/"))
+        .header("content-type", "application/json")
+        .body(r#"{"name": "Clue", "quantity": 2}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bought.status(), 200);
+    let body: serde_json::Value = bought.json().await.unwrap();
+    let number = body["data"]["order_number"].as_u64().unwrap();
+    let order: serde_json::Value = http
+        .get(url(&format!("/orders/{number}/")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["data"]["name"], "Clue");
+    let product = http.get(url("/products/Clue/")).send().await.unwrap();
+    assert_eq!(product.status(), 200);
+    let head = http.head(url("/products/Clue")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    let missing = http.get(url("/no-such-route/")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
