@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A short jepsen-like run with every nemesis, and every bench experiment in --quick mode,
-# against the debug binaries. Part of scripts/test.sh. Fails on an anomaly, a harness
-# error, a missing table or plot, or a NaN in a table.
+# A short jepsen-like run with every nemesis, and every bench experiment in --quick mode
+# (etcd too, which needs the etcd-server package: see .ci/run), against the debug binaries.
+# Part of scripts/test.sh. Fails on an anomaly, a harness error, a missing table or plot,
+# or a NaN in a table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,16 @@ for name in load cache crash scale; do
 done
 if grep -qiw nan "$OUT"/bench/*.md; then
   echo "harness-test: NaN in a bench table" >&2
+  exit 1
+fi
+
+echo "== jepsen-like bench etcd --quick"
+"$BIN/jepsen-like" bench etcd --quick --bin-dir "$BIN" --out "$OUT/etcd"
+for ext in md png; do
+  [[ -s "$OUT/etcd/etcd.$ext" ]] || { echo "harness-test: etcd.$ext missing" >&2; exit 1; }
+done
+if grep -qiw nan "$OUT/etcd/etcd.md"; then
+  echo "harness-test: NaN in the etcd table" >&2
   exit 1
 fi
 echo "harness-test: ok"

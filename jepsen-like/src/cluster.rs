@@ -16,6 +16,8 @@ pub(crate) trait ClusterControl: Send {
     fn kill_node(&mut self, id: u64) -> anyhow::Result<()>;
     /// Starts node `id` again on its old address and store.
     fn restart_node(&mut self, id: u64) -> anyhow::Result<()>;
+    /// `(name, pid)` of every running process (catalog, nodes, gateway), for RSS figures.
+    fn pids(&mut self) -> Vec<(String, u32)>;
 }
 
 impl ClusterControl for Cluster {
@@ -37,5 +39,18 @@ impl ClusterControl for Cluster {
 
     fn restart_node(&mut self, id: u64) -> anyhow::Result<()> {
         self.restart(Member::Node(id))
+    }
+
+    fn pids(&mut self) -> Vec<(String, u32)> {
+        let mut members = vec![Member::Catalog];
+        members.extend(self.node_ids().into_iter().map(Member::Node));
+        members.push(Member::Gateway);
+        members
+            .into_iter()
+            .filter_map(|member| {
+                let pid = self.process(member).ok()?.pid()?;
+                Some((member.to_string(), pid))
+            })
+            .collect()
     }
 }

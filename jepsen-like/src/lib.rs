@@ -12,6 +12,7 @@
 //! - [`run`]: `jepsen-like test` and `check` from start to verdict.
 //! - [`report`]: `report.md`, `latency.png`, `rate.png`.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.
+//! - [`loadgen`]: a closed-loop HTTP load generator (N keep-alive connections, fixed window).
 //! - [`stats`]: latency summaries and medians, for the bench and the checker.
 //! - [`clients`]: the gateway client, random toys and keys, progress bars.
 //! - [`chart`], [`markdown`]: the plots and tables both write.
@@ -23,6 +24,7 @@ mod clients;
 mod cluster;
 mod final_state;
 mod history;
+mod loadgen;
 mod markdown;
 mod nemesis;
 mod proxy;

@@ -19,7 +19,7 @@ enum Command {
         /// The run directory.
         dir: std::path::PathBuf,
     },
-    /// Rerun the course lab's experiments (load, cache, crash, scale) as tables and plots.
+    /// Rerun the course lab's experiments (load, cache, crash, scale; etcd) as tables and plots.
     Bench(jepsen_like::bench::BenchArgs),
 }
 

@@ -4,6 +4,7 @@
 //! - [`cache`]: query-then-maybe-buy sessions over p = 0..0.8, cache on and off.
 //! - [`crash`]: steady buys while a follower, then the leader, is killed and restarted.
 //! - [`scale`]: throughput and latency of buys and cached queries from 1 to 256 clients.
+//! - [`etcd`]: the same load generator against toystore and a 3-member etcd (not in `all`).
 //!
 //! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Figures come from
 //! [`crate::stats`]; what an experiment may do to a cluster it started is
@@ -12,6 +13,7 @@
 pub(crate) mod cache;
 mod context;
 pub(crate) mod crash;
+pub(crate) mod etcd;
 pub(crate) mod load;
 pub(crate) mod scale;
 
@@ -31,6 +33,8 @@ pub(crate) enum Experiment {
     Cache,
     Crash,
     Scale,
+    /// Against a 3-member etcd; needs `etcd` on PATH, so not part of `all`.
+    Etcd,
     All,
 }
 
@@ -44,7 +48,7 @@ pub(crate) enum Cache {
 /// `jepsen-like bench EXPERIMENT [--gateway URL] [--out DIR] [--quick]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Which experiment: load, cache, crash, scale or all.
+    /// Which experiment: load, cache, crash, scale, etcd or all (all but etcd).
     #[arg(value_enum)]
     pub(crate) experiment: Experiment,
     /// Measure a running cluster through this gateway (`host:port` or URL) instead of
@@ -71,6 +75,9 @@ pub struct BenchArgs {
 
 /// Runs the bench command: starts a cluster unless `--gateway` is given.
 pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
+    if args.experiment == Experiment::Etcd {
+        etcd::etcd_binary()?; // before starting a cluster for nothing
+    }
     if let Some(addr) = &args.gateway {
         let mut ctx = BenchContext {
             gateway: gateway_client(addr),
@@ -133,6 +140,9 @@ pub(crate) async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> a
     }
     if all || experiment == Experiment::Scale {
         scale::run(ctx).await.context("scale experiment")?;
+    }
+    if experiment == Experiment::Etcd {
+        etcd::run(ctx).await.context("etcd experiment")?;
     }
     Ok(())
 }

@@ -1,0 +1,141 @@
+//! A closed-loop HTTP load generator: N keep-alive connections, one task each, every task
+//! sending its next request as soon as the last one is answered, for a fixed window.
+//!
+//! The bench's etcd comparison drives the toystore gateway and etcd with this same code,
+//! so neither side gets a different client. Each task first sends one unmeasured request
+//! (which opens its connection); then all tasks start their windows together.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::Barrier;
+
+use crate::clients::CLIENT_TIMEOUT;
+use crate::stats::Summary;
+
+/// Builds request number `seq` of connection `conn` on the shared client.
+pub(crate) type MakeRequest =
+    Arc<dyn Fn(&reqwest::Client, usize, u64) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// An HTTP/1.1 client whose pool keeps up to `connections` keep-alive connections per host.
+pub(crate) fn pooled_client(connections: usize) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(CLIENT_TIMEOUT)
+        .pool_max_idle_per_host(connections)
+        .tcp_nodelay(true)
+        .build()
+        .context("build the load generator's HTTP client")
+}
+
+/// What one connection's task measured.
+struct TaskResult {
+    latencies_ms: Vec<f64>,
+    errors: usize,
+    began: Instant,
+    ended: Instant,
+}
+
+/// Runs `connections` closed-loop tasks for `window` each, on a fresh client with a pool
+/// of `connections`. A request counts as a success when it answers 2xx and its body is
+/// read; latencies are of successes, throughput is successes per second of the window.
+pub(crate) async fn closed_loop(
+    connections: usize,
+    window: Duration,
+    make: MakeRequest,
+) -> anyhow::Result<Summary> {
+    let connections = connections.max(1);
+    let client = pooled_client(connections)?;
+    let barrier = Arc::new(Barrier::new(connections));
+    let mut tasks = Vec::with_capacity(connections);
+    for conn in 0..connections {
+        let (client, make, barrier) = (client.clone(), make.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            // Warm-up: opens this task's connection outside the window.
+            let _ = send(&client, make(&client, conn, 0)).await;
+            barrier.wait().await;
+            let began = Instant::now();
+            let mut result = TaskResult {
+                latencies_ms: Vec::new(),
+                errors: 0,
+                began,
+                ended: began,
+            };
+            let mut seq = 1;
+            while began.elapsed() < window {
+                let sent = Instant::now();
+                if send(&client, make(&client, conn, seq)).await {
+                    result
+                        .latencies_ms
+                        .push(sent.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    result.errors += 1;
+                }
+                seq += 1;
+            }
+            result.ended = Instant::now();
+            result
+        }));
+    }
+    let mut results = Vec::with_capacity(connections);
+    for task in tasks {
+        results.push(task.await.context("load generator task")?);
+    }
+    Ok(summarize(&results))
+}
+
+/// True when the request answered 2xx and its whole body arrived.
+async fn send(client: &reqwest::Client, request: reqwest::RequestBuilder) -> bool {
+    let Ok(request) = request.build() else {
+        return false;
+    };
+    match client.execute(request).await {
+        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+        Ok(response) => {
+            // Drain it, so the connection goes back to the pool.
+            let _ = response.bytes().await;
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// One summary over every task: wall time from the first start to the last finish.
+fn summarize(results: &[TaskResult]) -> Summary {
+    let began = results.iter().map(|r| r.began).min();
+    let ended = results.iter().map(|r| r.ended).max();
+    let elapsed = match (began, ended) {
+        (Some(began), Some(ended)) => ended.duration_since(began),
+        _ => Duration::ZERO,
+    };
+    let latencies: Vec<f64> = results
+        .iter()
+        .flat_map(|r| r.latencies_ms.iter().copied())
+        .collect();
+    let errors = results.iter().map(|r| r.errors).sum();
+    Summary::of(&latencies, errors, elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_summary_spans_every_task() {
+        let start = Instant::now();
+        let task = |ms: &[f64], errors, from: u64, to: u64| TaskResult {
+            latencies_ms: ms.to_vec(),
+            errors,
+            began: start + Duration::from_millis(from),
+            ended: start + Duration::from_millis(to),
+        };
+        let summary = summarize(&[
+            task(&[1.0, 2.0], 1, 0, 1000),
+            task(&[3.0, 4.0], 2, 100, 2000),
+        ]);
+        assert_eq!(summary.ok, 4);
+        assert_eq!(summary.errors, 3);
+        assert_eq!(summary.throughput, 2.0);
+        assert_eq!(summary.p50_ms, 2.0);
+    }
+}
