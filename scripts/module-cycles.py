@@ -17,9 +17,9 @@ def module_of(crate, path):
 
 def imports(module, source):
     source = source.split("#[cfg(test)]\nmod tests")[0]
-    found = {tuple(p.split("::")) for p in re.findall(r"\bcrate::([a-z_]+(?:::[a-z_]+)*)", source)}
+    found = {tuple(p.split("::")) for p in re.findall(r"\bcrate::(\w+(?:::\w+)*)", source)}
     found |= {module[:-1] + tuple(p.split("::"))
-              for p in re.findall(r"\buse super::([a-z_]+(?:::[a-z_]+)*)", source)}
+              for p in re.findall(r"\buse super::(\w+(?:::\w+)*)", source)}
     if re.search(r"\buse super::\{", source):
         found.add(module[:-1])
     return found

@@ -22,7 +22,7 @@ use self::report::{Point, Row};
 pub(crate) use self::server::etcd_binary;
 use self::server::{rss_kib, EtcdCluster};
 use self::targets::{seed_etcd, Targets, Workload};
-use super::BenchContext;
+use super::context::BenchContext;
 use crate::clients::{fresh_key, progress, toy, toy_count};
 use crate::loadgen::closed_loop;
 use crate::markdown as md;
