@@ -26,11 +26,15 @@ use crate::store::CatalogStore;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Bind first: the contract wants `listening on <addr>` as the first log line.
     let listener = server::bind(&config.listen).await?;
-    let store = CatalogStore::open(&config.data_dir, config.initial_stock)
-        .with_context(|| format!("cannot open store in {}", config.data_dir.display()))?;
-    let shutdown = server::shutdown_on_signal();
     let metrics = Metrics::new("catalog");
     let catalog_metrics = CatalogMetrics::register(&metrics);
+    let store = CatalogStore::open_observed(
+        &config.data_dir,
+        config.initial_stock,
+        catalog_metrics.flush_observer(),
+    )
+    .with_context(|| format!("cannot open store in {}", config.data_dir.display()))?;
+    let shutdown = server::shutdown_on_signal();
     let events = EventHub::new(shutdown.clone(), catalog_metrics.subscribers.clone());
     tracing::info!(
         data_dir = %config.data_dir.display(),

@@ -259,3 +259,29 @@ async fn metrics_are_prometheus_text() {
     assert!(text.contains("catalog_http_requests_total"), "{text}");
     assert!(text.contains("catalog_event_subscribers"), "{text}");
 }
+
+#[tokio::test]
+async fn group_flushes_are_counted_with_the_changes_they_carry() {
+    let catalog = Catalog::start(&[]);
+    for i in 0..3 {
+        let body = format!(r#"{{"request_id": "flush-{i}", "name": "Uno", "quantity": 1}}"#);
+        assert_eq!(catalog.post("/reservations", &body).await.0, 200);
+    }
+    let text = catalog
+        .http
+        .get(catalog.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    };
+    // One after another, each reservation waits for a flush of its own.
+    assert_eq!(value("catalog_flush_changes_sum"), 3.0);
+    assert!(value("catalog_flush_seconds_count") >= 3.0);
+}

@@ -10,7 +10,7 @@ use toystore_api::catalog::{
 };
 
 use super::error::StoreError;
-use super::group_flush::GroupFlush;
+use super::group_flush::{FlushObserver, GroupFlush};
 use super::records::{decode, encode, ProductRecord, ReservationRecord};
 
 const SEEDED_KEY: &[u8] = b"seeded";
@@ -34,14 +34,26 @@ pub(crate) struct CatalogStore {
 impl CatalogStore {
     /// Opens (or creates) the store at `path`; a fresh store is seeded with the ten toys at
     /// `initial_stock` each.
+    #[cfg(test)]
     pub(crate) fn open(path: &Path, initial_stock: u64) -> Result<Self, StoreError> {
+        Self::open_observed(path, initial_stock, Arc::new(|_, _| {}))
+    }
+
+    /// Like `open`; `observe` hears how long each group flush took and how many changes
+    /// it made durable.
+    pub(crate) fn open_observed(
+        path: &Path,
+        initial_stock: u64,
+        observe: FlushObserver,
+    ) -> Result<Self, StoreError> {
         let db = Arc::new(sled::Config::new().path(path).open()?);
         let flusher = {
             let db = Arc::downgrade(&db);
-            GroupFlush::start(move || match db.upgrade() {
+            let flush = move || match db.upgrade() {
                 Some(db) => db.flush().map(drop).map_err(|e| e.to_string()),
                 None => Err("the store is closed".to_string()),
-            })
+            };
+            GroupFlush::start(flush, observe)
         };
         let store = CatalogStore {
             flusher,

@@ -7,8 +7,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
+
+/// Told after every successful flush: how long it took, and how many changes it made
+/// durable (the size of the group).
+pub(crate) type FlushObserver = Arc<dyn Fn(Duration, u64) + Send + Sync>;
 
 /// Where the flusher is: the highest ticket known durable, and the last failed round.
 #[derive(Debug, Clone, Default)]
@@ -29,20 +34,21 @@ pub(crate) struct GroupFlush {
 
 impl GroupFlush {
     /// Starts the flusher task; `flush` makes everything written so far durable and runs on
-    /// tokio's blocking pool.
-    pub(crate) fn start<F>(flush: F) -> Self
+    /// tokio's blocking pool; `observe` hears of every successful round.
+    pub(crate) fn start<F>(flush: F, observe: FlushObserver) -> Self
     where
         F: Fn() -> Result<(), String> + Send + Sync + 'static,
     {
         let tickets = Arc::new(AtomicU64::new(0));
         let (wake, wakes) = mpsc::channel(1);
         let (progress_tx, progress) = watch::channel(Progress::default());
-        tokio::spawn(flusher(
-            Arc::new(flush),
-            tickets.clone(),
-            wakes,
-            progress_tx,
-        ));
+        let flusher = Flusher {
+            flush: Arc::new(flush),
+            observe,
+            tickets: tickets.clone(),
+            progress: progress_tx,
+        };
+        tokio::spawn(flusher.run(wakes));
         GroupFlush {
             tickets,
             wake,
@@ -74,31 +80,39 @@ impl GroupFlush {
 
 type FlushFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-/// Flushes while tickets wait, one flush at a time, until every handle is gone.
-async fn flusher(
+/// The task that owns the flushing.
+struct Flusher {
     flush: FlushFn,
+    observe: FlushObserver,
     tickets: Arc<AtomicU64>,
-    mut wakes: mpsc::Receiver<()>,
     progress: watch::Sender<Progress>,
-) {
-    let mut durable = 0;
-    while wakes.recv().await.is_some() {
-        let target = tickets.load(Ordering::SeqCst);
-        if target == durable {
-            continue;
-        }
-        let flush = flush.clone();
-        let result = tokio::task::spawn_blocking(move || flush())
-            .await
-            .unwrap_or_else(|e| Err(format!("flush task failed: {e}")));
-        match result {
-            Ok(()) => {
-                durable = target;
-                progress.send_modify(|p| p.durable = target);
+}
+
+impl Flusher {
+    /// Flushes while tickets wait, one flush at a time, until every handle is gone.
+    async fn run(self, mut wakes: mpsc::Receiver<()>) {
+        let mut durable = 0;
+        while wakes.recv().await.is_some() {
+            let target = self.tickets.load(Ordering::SeqCst);
+            if target == durable {
+                continue;
             }
-            Err(err) => {
-                tracing::error!("flush failed: {err}");
-                progress.send_modify(|p| p.failed = Some((target, err)));
+            let flush = self.flush.clone();
+            let started = Instant::now();
+            let result = tokio::task::spawn_blocking(move || flush())
+                .await
+                .unwrap_or_else(|e| Err(format!("flush task failed: {e}")));
+            match result {
+                Ok(()) => {
+                    (self.observe)(started.elapsed(), target - durable);
+                    durable = target;
+                    self.progress.send_modify(|p| p.durable = target);
+                }
+                Err(err) => {
+                    tracing::error!("flush failed: {err}");
+                    self.progress
+                        .send_modify(|p| p.failed = Some((target, err)));
+                }
             }
         }
     }
@@ -107,7 +121,6 @@ async fn flusher(
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
-    use std::time::Duration;
 
     use super::*;
 
@@ -117,15 +130,22 @@ mod tests {
         let written = Arc::new(AtomicU64::new(0));
         let durable = Arc::new(AtomicU64::new(0));
         let flushes = Arc::new(AtomicUsize::new(0));
+        let grouped = Arc::new(AtomicU64::new(0));
         let group = {
             let (written, durable, flushes) = (written.clone(), durable.clone(), flushes.clone());
-            GroupFlush::start(move || {
-                let upto = written.load(Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(5));
-                durable.fetch_max(upto, Ordering::SeqCst);
-                flushes.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
+            let grouped = grouped.clone();
+            GroupFlush::start(
+                move || {
+                    let upto = written.load(Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(5));
+                    durable.fetch_max(upto, Ordering::SeqCst);
+                    flushes.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                },
+                Arc::new(move |_took, changes| {
+                    grouped.fetch_add(changes, Ordering::SeqCst);
+                }),
+            )
         };
         let mut tasks = Vec::new();
         for _ in 0..64 {
@@ -142,6 +162,8 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
+        // Every caller was counted in exactly one successful round.
+        assert_eq!(grouped.load(Ordering::SeqCst), 64);
         let flushes = flushes.load(Ordering::SeqCst);
         assert!(
             (1..64).contains(&flushes),
@@ -154,13 +176,16 @@ mod tests {
         let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let group = {
             let fail = fail.clone();
-            GroupFlush::start(move || {
-                if fail.load(Ordering::SeqCst) {
-                    Err("disk on fire".to_string())
-                } else {
-                    Ok(())
-                }
-            })
+            GroupFlush::start(
+                move || {
+                    if fail.load(Ordering::SeqCst) {
+                        Err("disk on fire".to_string())
+                    } else {
+                        Ok(())
+                    }
+                },
+                Arc::new(|_, _| {}),
+            )
         };
         assert_eq!(group.flush().await, Err("disk on fire".to_string()));
         fail.store(false, Ordering::SeqCst);

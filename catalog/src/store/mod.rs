@@ -15,6 +15,7 @@ mod records;
 pub(crate) use changes::ReserveOutcome;
 pub(crate) use db::CatalogStore;
 pub(crate) use error::StoreError;
+pub(crate) use group_flush::FlushObserver;
 
 #[cfg(test)]
 mod tests;
