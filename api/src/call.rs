@@ -8,28 +8,30 @@ use serde::de::DeserializeOwned;
 
 use crate::envelope::{Data, ErrorBody, ErrorDetail};
 use crate::errors::ErrorKind;
+use crate::transport::{Http, Transport};
 
 /// Where a service lives and the pooled HTTP client that reaches it. Every typed client
 /// (catalog, node, gateway) wraps one.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    http: reqwest::Client,
+    http: Http,
     base: String,
 }
 
 impl Endpoint {
-    /// `addr` is `host:port` or a URL starting with `http://`; `http` is shared so
-    /// connections are pooled.
-    pub fn new(addr: &str, http: reqwest::Client) -> Self {
+    /// `addr` is `host:port` (reached with the scheme of `http`'s transport) or a URL
+    /// starting with `http://` or `https://`; `http` is shared so connections are pooled.
+    pub fn new(addr: &str, http: impl Into<Http>) -> Self {
+        let http = http.into();
         let base = if addr.starts_with("http://") || addr.starts_with("https://") {
             addr.trim_end_matches('/').to_string()
         } else {
-            format!("http://{addr}")
+            format!("{}://{addr}", http.scheme())
         };
         Endpoint { http, base }
     }
 
-    /// An endpoint with its own pool and the given per-request timeout.
+    /// An endpoint with its own plain-HTTP pool and the given per-request timeout.
     pub fn with_timeout(addr: &str, timeout: std::time::Duration) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -50,22 +52,27 @@ impl Endpoint {
 
     /// The pooled HTTP client.
     pub fn http(&self) -> &reqwest::Client {
-        &self.http
+        self.http.client()
+    }
+
+    /// The transport the pooled client follows.
+    pub fn transport(&self) -> &Transport {
+        self.http.transport()
     }
 
     /// `GET` of `path` (which starts with `/`).
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(self.url(path))
+        self.http.client().get(self.url(path))
     }
 
     /// `POST` to `path` (which starts with `/`).
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(self.url(path))
+        self.http.client().post(self.url(path))
     }
 
     /// `PUT` to `path` (which starts with `/`).
     pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.put(self.url(path))
+        self.http.client().put(self.url(path))
     }
 }
 

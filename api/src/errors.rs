@@ -21,10 +21,18 @@ pub enum ErrorKind {
     NoLeader,
     /// 503: the catalog did not answer; nothing was committed.
     CatalogUnavailable,
+    /// 401: an internal or admin route was called without a credential.
+    MissingCredential,
+    /// 403: the credential given is not one this service knows.
+    WrongCredential,
+    /// 403: a cluster credential on a route that needs the admin token.
+    AdminRequired,
+    /// 503: the gateway has more buys queued than it can serve within its deadline.
+    Overloaded,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 8] = [
+    const ALL: [ErrorKind; 12] = [
         ErrorKind::ProductNotFound,
         ErrorKind::OrderNotFound,
         ErrorKind::OutOfStock,
@@ -33,6 +41,10 @@ impl ErrorKind {
         ErrorKind::NotLeader,
         ErrorKind::NoLeader,
         ErrorKind::CatalogUnavailable,
+        ErrorKind::MissingCredential,
+        ErrorKind::WrongCredential,
+        ErrorKind::AdminRequired,
+        ErrorKind::Overloaded,
     ];
 
     /// The HTTP status of this error.
@@ -42,7 +54,9 @@ impl ErrorKind {
             ErrorKind::OutOfStock | ErrorKind::RequestExpired => 409,
             ErrorKind::RequestIdReused => 422,
             ErrorKind::NotLeader => 421,
-            ErrorKind::NoLeader | ErrorKind::CatalogUnavailable => 503,
+            ErrorKind::NoLeader | ErrorKind::CatalogUnavailable | ErrorKind::Overloaded => 503,
+            ErrorKind::MissingCredential => 401,
+            ErrorKind::WrongCredential | ErrorKind::AdminRequired => 403,
         }
     }
 
@@ -57,6 +71,10 @@ impl ErrorKind {
             ErrorKind::NotLeader => "not the leader",
             ErrorKind::NoLeader => "no leader",
             ErrorKind::CatalogUnavailable => "catalog unavailable",
+            ErrorKind::MissingCredential => "missing credential",
+            ErrorKind::WrongCredential => "wrong credential",
+            ErrorKind::AdminRequired => "admin credential required",
+            ErrorKind::Overloaded => "overloaded",
         }
     }
 

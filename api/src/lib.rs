@@ -6,6 +6,7 @@
 //! - [`envelope`]: the `{"data": ...}` / `{"error": {...}}` bodies of every answer.
 //! - [`errors`]: the contract's named errors as an enum that callers match on.
 //! - [`call`]: one service's address and pooled client; decoding answers into [`CallError`].
+//! - [`transport`]: the credential and TLS roots every pooled client carries.
 //! - [`catalog`]: products, reservations, ledger and events, and [`catalog::CatalogClient`].
 //! - [`node`]: orders and cluster state of a raft node, and [`node::NodeClient`].
 //! - [`gateway`]: the public API, and [`gateway::GatewayClient`].
@@ -16,7 +17,9 @@ pub mod envelope;
 pub mod errors;
 pub mod gateway;
 pub mod node;
+pub mod transport;
 
 pub use call::{CallError, Endpoint};
 pub use envelope::{Data, ErrorBody, ErrorDetail};
 pub use errors::ErrorKind;
+pub use transport::{Http, Secret, Transport};

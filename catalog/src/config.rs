@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use service_core::flags::positive_duration;
+use service_core::security::SecurityFlags;
+use service_core::server::LimitFlags;
 use service_core::telemetry::LogFormat;
 
 /// The toystore catalog: products, stock and reservations.
@@ -37,6 +39,14 @@ pub struct Config {
     /// Log format on stderr.
     #[arg(long, env = "CATALOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Credentials and TLS.
+    #[command(flatten)]
+    pub security: SecurityFlags,
+
+    /// Connection limits.
+    #[command(flatten)]
+    pub limits: LimitFlags,
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ use crate::store::CatalogStore;
 /// Runs the catalog until SIGTERM or SIGINT, then flushes the store.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Bind first: the contract wants `listening on <addr>` as the first log line.
+    let security = config.security.load()?;
     let listener = server::bind(&config.listen).await?;
+    security.log(&config.listen);
     let metrics = Metrics::new("catalog");
     let catalog_metrics = CatalogMetrics::register(&metrics);
     let store = CatalogStore::open_observed(
@@ -55,7 +57,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         events,
         metrics: catalog_metrics,
     };
-    let served = server::serve(listener, http::router(state, metrics), shutdown.clone()).await;
+    let router = http::router(state, metrics, &security.credentials);
+    let options = server::ServeOptions {
+        tls: security.server_tls.clone(),
+        limits: config.limits.clone(),
+    };
+    let served = server::serve(listener, router, shutdown.clone(), options).await;
     shutdown.cancel();
     let _ = restocker.await;
     store.flush().await.context("final flush")?;

@@ -51,6 +51,15 @@ pub struct Config {
     /// Log format on stderr.
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Credentials and TLS. The gateway's own routes are public; it presents the cluster
+    /// secret to the nodes and the catalog.
+    #[command(flatten)]
+    pub security: service_core::security::SecurityFlags,
+
+    /// Connection limits.
+    #[command(flatten)]
+    pub limits: service_core::server::LimitFlags,
 }
 
 fn parse_nodes(text: &str) -> Result<Peers, String> {

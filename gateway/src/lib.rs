@@ -31,18 +31,25 @@ const CATALOG_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the gateway until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let security = config.security.load()?;
     let listener = server::bind(&config.listen).await?;
+    security.log(&config.listen);
     let shutdown = server::shutdown_on_signal();
     let metrics = Metrics::new("gateway");
     let gateway_metrics = GatewayMetrics::register(&metrics);
-    let catalog = CatalogClient::with_timeout(&config.catalog, CATALOG_TIMEOUT);
+    let catalog_http = security.transport.http(|b| {
+        b.timeout(CATALOG_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(20))
+    })?;
+    let catalog = CatalogClient::new(&config.catalog, catalog_http);
     let cache = ProductCache::new(config.cache_capacity, config.cache == CacheMode::On);
-    let router = Arc::new(LeaderRouter::new(
+    let router = Arc::new(LeaderRouter::with_transport(
         &config.nodes.0,
+        &security.transport,
         config.request_timeout,
         config.deadline,
         gateway_metrics.clone(),
-    ));
+    )?);
     tracing::info!(
         catalog = %config.catalog,
         nodes = ?config.nodes.0,
@@ -62,7 +69,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         router,
         metrics: gateway_metrics,
     };
-    let served = server::serve(listener, http::router(state, metrics), shutdown.clone()).await;
+    let options = server::ServeOptions {
+        tls: security.server_tls.clone(),
+        limits: config.limits.clone(),
+    };
+    let served = server::serve(
+        listener,
+        http::router(state, metrics),
+        shutdown.clone(),
+        options,
+    )
+    .await;
     shutdown.cancel();
     let _ = subscriber.await;
     tracing::info!("gateway stopped");

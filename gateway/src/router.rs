@@ -23,7 +23,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use toystore_api::gateway::{ClusterView, NodeView};
 use toystore_api::node::{leader_hint, NodeClient, Role};
-use toystore_api::{CallError, ErrorKind};
+use toystore_api::transport::TransportError;
+use toystore_api::{CallError, ErrorKind, Transport};
 
 use crate::metrics::GatewayMetrics;
 
@@ -49,17 +50,37 @@ pub struct LeaderRouter {
 
 impl LeaderRouter {
     /// `nodes` maps ids to `host:port`; each attempt times out after `attempt_timeout`.
+    /// Plain HTTP without a credential; see [`LeaderRouter::with_transport`].
     pub fn new(
         nodes: &BTreeMap<u64, String>,
         attempt_timeout: Duration,
         deadline: Duration,
         metrics: GatewayMetrics,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(attempt_timeout)
-            .build()
-            .expect("static reqwest config");
-        LeaderRouter {
+        Self::with_transport(
+            nodes,
+            &Transport::default(),
+            attempt_timeout,
+            deadline,
+            metrics,
+        )
+        .expect("a plain transport always builds")
+    }
+
+    /// As [`LeaderRouter::new`], reaching the nodes through `transport` (the cluster
+    /// secret, TLS).
+    pub fn with_transport(
+        nodes: &BTreeMap<u64, String>,
+        transport: &Transport,
+        attempt_timeout: Duration,
+        deadline: Duration,
+        metrics: GatewayMetrics,
+    ) -> Result<Self, TransportError> {
+        let http = transport.http(|b| {
+            b.timeout(attempt_timeout)
+                .pool_idle_timeout(Duration::from_secs(20))
+        })?;
+        Ok(LeaderRouter {
             nodes: nodes
                 .iter()
                 .map(|(id, addr)| (*id, (addr.clone(), NodeClient::new(addr, http.clone()))))
@@ -69,7 +90,7 @@ impl LeaderRouter {
             last_probe: tokio::sync::Mutex::new(None),
             deadline,
             metrics,
-        }
+        })
     }
 
     /// The node believed to lead, if any.

@@ -66,6 +66,14 @@ pub struct Config {
     /// Log format on stderr.
     #[arg(long, env = "NODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Credentials and TLS.
+    #[command(flatten)]
+    pub security: service_core::security::SecurityFlags,
+
+    /// Connection limits.
+    #[command(flatten)]
+    pub limits: service_core::server::LimitFlags,
 }
 
 impl Config {

@@ -32,21 +32,27 @@ pub(crate) const SNAPSHOT_PATH: &str = "/raft/snapshot";
 #[derive(Clone)]
 pub(crate) struct HttpNetwork {
     http: reqwest::Client,
+    scheme: &'static str,
     /// `--peers`: dialled first, so a harness proxy on a link is honoured.
     peers: Arc<BTreeMap<NodeId, String>>,
 }
 
 impl HttpNetwork {
-    pub(crate) fn new(peers: BTreeMap<NodeId, String>) -> Self {
-        let http = reqwest::Client::builder()
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
+    /// Peers are reached through `transport`: with the cluster secret, over TLS if set.
+    pub(crate) fn new(
+        peers: BTreeMap<NodeId, String>,
+        transport: &toystore_api::Transport,
+    ) -> anyhow::Result<Self> {
+        let http = transport
+            .builder()?
+            .pool_idle_timeout(std::time::Duration::from_secs(20))
             .tcp_nodelay(true)
-            .build()
-            .expect("static reqwest config");
-        HttpNetwork {
+            .build()?;
+        Ok(HttpNetwork {
             http,
+            scheme: transport.scheme(),
             peers: Arc::new(peers),
-        }
+        })
     }
 }
 
@@ -62,7 +68,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
         PeerClient {
             http: self.http.clone(),
             target,
-            base: format!("http://{addr}"),
+            base: format!("{}://{addr}", self.scheme),
         }
     }
 }

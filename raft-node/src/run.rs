@@ -44,11 +44,13 @@ fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
 /// Runs a node until SIGTERM/SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
+    let security = config.security.load()?;
     let listener = server::bind(&config.listen).await?;
+    security.log(&config.listen);
     let data_dir = config.data_dir();
     let db = store::open_db(&data_dir)?;
     let (log, state) = store::open(&db)?;
-    let network = HttpNetwork::new(config.peers.0.clone());
+    let network = HttpNetwork::new(config.peers.0.clone(), &security.transport)?;
     let raft = Raft::new(
         config.id,
         Arc::new(raft_config(&config)?),
@@ -65,9 +67,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let metrics = Metrics::new("raft_node");
     let gauges = RaftGauges::register(&metrics);
-    let http = reqwest::Client::builder()
-        .timeout(CATALOG_TIMEOUT)
-        .build()
+    let http = security
+        .transport
+        .http(|b| {
+            b.timeout(CATALOG_TIMEOUT)
+                .pool_idle_timeout(Duration::from_secs(20))
+        })
         .context("http client")?;
     let app: SharedApp = Arc::new(App {
         id: config.id,
@@ -96,8 +101,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
-    let router = crate::http::router(app, metrics);
-    let served = server::serve(listener, router, shutdown).await;
+    let router = crate::http::router(app, metrics, &security.credentials);
+    let options = server::ServeOptions {
+        tls: security.server_tls.clone(),
+        limits: config.limits.clone(),
+    };
+    let served = server::serve(listener, router, shutdown, options).await;
 
     match tokio::time::timeout(RAFT_SHUTDOWN, raft.shutdown()).await {
         Ok(Ok(())) => tracing::info!("raft stopped"),

@@ -3,6 +3,9 @@
 //! The contract (`shared/API.md`, section 2) fixes one wire convention for all services;
 //! it lives here once so that every service answers the same way:
 //!
+//! - [`auth`]: who may call which route; the bearer-credential check.
+//! - [`security`]: the credential and TLS flags, loaded once at start.
+//! - [`tls`]: the listener's rustls setup.
 //! - [`envelope`]: [`ApiError`], the `{"error": {...}}` answer (the wire types themselves
 //!   live in `toystore-api`, which servers and clients share).
 //! - [`extract`]: body, path and query extractors answering 400/413 as JSON.
@@ -13,13 +16,16 @@
 //! - [`server`]: binding (`listening on <addr>`), signals, graceful shutdown in bounded time.
 //! - [`validate`]: the contract's limits on names, quantities and keys.
 
+pub mod auth;
 pub mod envelope;
 pub mod extract;
 pub mod flags;
 pub mod metrics;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod validate;
 
 pub use envelope::ApiError;

@@ -1,7 +1,9 @@
 //! What every router gets on top of its own routes: JSON 404/405 fallbacks, `/metrics`,
-//! request metrics, panic containment and request tracing; and, around the whole router,
+//! request metrics, a body read timeout, panic containment and request tracing; and, around the whole router,
 //! tolerance of a trailing slash (clients in the wild post to `/orders/`). `HEAD` is
 //! answered wherever `GET` is by axum itself.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::middleware;
@@ -10,10 +12,14 @@ use axum::Router;
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::envelope::ApiError;
 use crate::metrics::{self, Metrics};
+
+/// Time a client has to send a whole request body once its headers have arrived.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Wraps a service's routes with the common routes and layers.
 pub fn finish(routes: Router, metrics: Metrics) -> Router {
@@ -25,6 +31,7 @@ pub fn finish(routes: Router, metrics: Metrics) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             ApiError::internal("internal error").into_response()

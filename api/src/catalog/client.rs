@@ -27,7 +27,7 @@ pub struct CatalogClient {
 
 impl CatalogClient {
     /// `addr` is `host:port`; `http` is shared so connections are pooled.
-    pub fn new(addr: &str, http: reqwest::Client) -> Self {
+    pub fn new(addr: &str, http: impl Into<crate::transport::Http>) -> Self {
         CatalogClient {
             endpoint: Endpoint::new(addr, http),
         }
@@ -114,10 +114,19 @@ impl CatalogClient {
     {
         use eventsource_stream::Eventsource;
         // The event stream must not inherit a whole-request timeout.
-        let response = reqwest::Client::new()
-            .get(self.endpoint.url("/events"))
-            .send()
-            .await?;
+        let streaming = self
+            .endpoint
+            .transport()
+            .builder()
+            .and_then(|b| {
+                b.build()
+                    .map_err(|e| crate::transport::TransportError::Tls(e.to_string()))
+            })
+            .map_err(|e| CallError::Unreachable {
+                connect: true,
+                reason: e.to_string(),
+            })?;
+        let response = streaming.get(self.endpoint.url("/events")).send().await?;
         if !response.status().is_success() {
             return Err(call::decode::<()>(response).await.unwrap_err());
         }

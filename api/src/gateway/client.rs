@@ -28,7 +28,7 @@ pub struct GatewayClient {
 
 impl GatewayClient {
     /// `addr` is `host:port` (or a URL starting with `http://`); `http` is shared so connections are pooled.
-    pub fn new(addr: &str, http: reqwest::Client) -> Self {
+    pub fn new(addr: &str, http: impl Into<crate::transport::Http>) -> Self {
         GatewayClient {
             endpoint: Endpoint::new(addr, http),
         }

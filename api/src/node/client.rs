@@ -29,7 +29,7 @@ pub struct NodeClient {
 
 impl NodeClient {
     /// `addr` is `host:port`; `http` is shared so connections are pooled.
-    pub fn new(addr: &str, http: reqwest::Client) -> Self {
+    pub fn new(addr: &str, http: impl Into<crate::transport::Http>) -> Self {
         NodeClient {
             endpoint: Endpoint::new(addr, http),
         }

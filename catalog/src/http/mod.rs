@@ -12,19 +12,22 @@ mod state;
 
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use service_core::auth::{guard, Access, Credentials};
 use service_core::{ApiError, Metrics};
 
 pub(crate) use state::AppState;
 
-/// The whole catalog router, with the common layers.
-pub(crate) fn router(state: AppState, metrics: Metrics) -> Router {
-    let routes = Router::new()
+/// The whole catalog router, with the common layers. Reads of products and the event
+/// stream are public; reservations and the ledger are for cluster members; prices are
+/// for the admin.
+pub(crate) fn router(state: AppState, metrics: Metrics, credentials: &Credentials) -> Router {
+    let public = Router::new()
         .route("/health", get(health))
         .route("/products", get(products::list))
         .route("/products/{name}", get(products::one))
-        .route("/products/{name}/price", put(products::set_price))
+        .route("/events", get(events));
+    let member = Router::new()
         .route("/ledger", get(products::ledger))
-        .route("/events", get(events))
         .route(
             "/reservations",
             post(reservations::reserve).get(reservations::list),
@@ -36,7 +39,11 @@ pub(crate) fn router(state: AppState, metrics: Metrics) -> Router {
         .route(
             "/reservations/{request_id}/release",
             post(reservations::release),
-        )
+        );
+    let admin = Router::new().route("/products/{name}/price", put(products::set_price));
+    let routes = public
+        .merge(guard(member, credentials, Access::Member))
+        .merge(guard(admin, credentials, Access::Admin))
         .with_state(state);
     service_core::routes::finish(routes, metrics)
 }
