@@ -204,13 +204,11 @@ fn heal_everything(cluster: &mut Cluster, mesh: &ProxyMesh) -> anyhow::Result<()
 /// Waits for a leader, equal digests on every node, and no held reservation.
 async fn settle(cluster: &Cluster) -> anyhow::Result<()> {
     let nodes = cluster.node_addrs();
-    let catalog = toystore_api::catalog::CatalogClient::with_timeout(
-        &cluster.catalog_addr(),
-        Duration::from_secs(2),
-    );
+    let transport = cluster.transport();
+    let catalog = cluster.catalog_client();
     testkit::wait_until_async("a settled cluster", SETTLE_DEADLINE, || async {
         cluster.leader().await?;
-        converged_digests(&nodes, Duration::from_millis(1))
+        converged_digests(&nodes, &transport, Duration::from_millis(1))
             .await
             .ok()?;
         let ledger = catalog.ledger().await.ok()?;

@@ -16,6 +16,7 @@
 //! - [`cluster`]: status, learners, membership, snapshots.
 //! - [`confirm`]: confirming reservations of committed orders in the background.
 //! - [`reconcile`]: the leader's background settling of stale catalog reservations.
+//! - [`removal`]: a removed node that never learned it stops calling elections.
 //! - [`raft_metrics`]: Raft gauges and commit latency for `/metrics`.
 //! - [`http`]: the routes; handlers check input and translate errors.
 //! - [`run`]: wiring it together and running until a signal.
@@ -31,6 +32,7 @@ mod orders;
 mod propose;
 mod raft_metrics;
 mod reconcile;
+mod removal;
 mod run;
 mod store;
 mod typ;

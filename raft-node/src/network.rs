@@ -32,6 +32,8 @@ pub(crate) const SNAPSHOT_PATH: &str = "/raft/snapshot";
 #[derive(Clone)]
 pub(crate) struct HttpNetwork {
     http: reqwest::Client,
+    /// Raised when a peer refuses this node's vote request because it is not a voter.
+    not_a_voter: Arc<tokio::sync::Notify>,
     scheme: &'static str,
     /// `--peers`: dialled first, so a harness proxy on a link is honoured.
     peers: Arc<BTreeMap<NodeId, String>>,
@@ -50,11 +52,23 @@ impl HttpNetwork {
             .build()?;
         Ok(HttpNetwork {
             http,
+            not_a_voter: Arc::new(tokio::sync::Notify::new()),
             scheme: transport.scheme(),
             peers: Arc::new(peers),
         })
     }
 }
+
+impl HttpNetwork {
+    /// Notified whenever a peer answers a vote request with "not a voter": this node was
+    /// removed from the cluster without learning it (see [`crate::removal`]).
+    pub(crate) fn not_a_voter(&self) -> Arc<tokio::sync::Notify> {
+        self.not_a_voter.clone()
+    }
+}
+
+/// The message a peer refuses a non-voter's vote request with.
+pub(crate) const NOT_A_VOTER: &str = "candidate is not a voter of this cluster";
 
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = PeerClient;
@@ -67,6 +81,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
             .unwrap_or_else(|| node.addr.clone());
         PeerClient {
             http: self.http.clone(),
+            not_a_voter: self.not_a_voter.clone(),
             target,
             base: format!("{}://{addr}", self.scheme),
         }
@@ -76,6 +91,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
 /// Sends RPCs to one peer.
 pub(crate) struct PeerClient {
     http: reqwest::Client,
+    not_a_voter: Arc<tokio::sync::Notify>,
     target: NodeId,
     base: String,
 }
@@ -127,6 +143,9 @@ impl PeerClient {
                 .chars()
                 .take(200)
                 .collect::<String>();
+            if status == reqwest::StatusCode::FORBIDDEN && text.contains(NOT_A_VOTER) {
+                self.not_a_voter.notify_one();
+            }
             return Err(RPCError::Unreachable(Unreachable::new(&Transport(
                 format!("{status}: {text}"),
             ))));

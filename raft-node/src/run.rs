@@ -51,6 +51,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = store::open_db(&data_dir)?;
     let (log, state) = store::open(&db)?;
     let network = HttpNetwork::new(config.peers.0.clone(), &security.transport)?;
+    let not_a_voter = network.not_a_voter();
     let raft = Raft::new(
         config.id,
         Arc::new(raft_config(&config)?),
@@ -101,6 +102,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
+    tokio::spawn(crate::removal::run(
+        raft.clone(),
+        config.id,
+        not_a_voter,
+        shutdown.clone(),
+    ));
     let router = crate::http::router(app, metrics, &security.credentials);
     let options = server::ServeOptions {
         tls: security.server_tls.clone(),

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use toystore_api::catalog::CatalogClient;
 use toystore_api::node::NodeClient;
+use toystore_api::{Http, Transport};
 
 use crate::options::{ClusterOptions, NodeStart};
 use crate::ports::NodePorts;
@@ -92,6 +93,7 @@ impl Cluster {
     ) -> anyhow::Result<Cluster> {
         let dir = home.path().to_path_buf();
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        options.prepare(&dir)?;
         let catalog =
             ServiceProcess::start(options.catalog_spec(&dir)?).context("start catalog")?;
         let mut cluster = Cluster {
@@ -206,14 +208,28 @@ impl Cluster {
         &self.ports
     }
 
+    /// How tests reach this cluster: as the admin, over TLS, when it is secured.
+    pub fn transport(&self) -> Transport {
+        self.options
+            .client_transport(self.dir())
+            .expect("the cluster's own secrets are readable")
+    }
+
+    /// A pooled client of this cluster's transport with a per-request `timeout`.
+    pub fn http(&self, timeout: Duration) -> Http {
+        self.transport()
+            .http(|b| b.timeout(timeout))
+            .expect("the cluster's own TLS material loads")
+    }
+
     /// A client of node `id` with a 10 s timeout.
     pub fn node_client(&self, id: u64) -> NodeClient {
-        NodeClient::with_timeout(&self.node_addr(id), Duration::from_secs(10))
+        NodeClient::new(&self.node_addr(id), self.http(Duration::from_secs(10)))
     }
 
     /// A client of the catalog with a 5 s timeout.
     pub fn catalog_client(&self) -> CatalogClient {
-        CatalogClient::with_timeout(&self.catalog_addr(), Duration::from_secs(5))
+        CatalogClient::new(&self.catalog_addr(), self.http(Duration::from_secs(5)))
     }
 }
 

@@ -7,24 +7,32 @@ use std::time::Duration;
 
 use anyhow::bail;
 use toystore_api::node::{Digest, NodeClient, Role};
+use toystore_api::{Http, Transport};
 
 use crate::cluster::Cluster;
 use crate::wait::wait_until_async;
 
 /// The first node that says it leads, asking each with `timeout`.
-pub async fn find_leader(nodes: &[(u64, String)], timeout: Duration) -> Option<u64> {
-    for (id, addr) in nodes {
-        let client = NodeClient::with_timeout(addr, timeout);
+pub async fn find_leader(
+    nodes: &[(u64, String)],
+    transport: &Transport,
+    timeout: Duration,
+) -> Option<u64> {
+    for (id, client) in clients(nodes, transport, timeout) {
         if matches!(client.status().await, Ok(s) if s.state == Role::Leader) {
-            return Some(*id);
+            return Some(id);
         }
     }
     None
 }
 
 /// Waits until one of `nodes` leads and every one of them names it as leader.
-pub async fn agreed_leader(nodes: &[(u64, String)], deadline: Duration) -> anyhow::Result<u64> {
-    let clients = clients(nodes, Duration::from_secs(10));
+pub async fn agreed_leader(
+    nodes: &[(u64, String)],
+    transport: &Transport,
+    deadline: Duration,
+) -> anyhow::Result<u64> {
+    let clients = clients(nodes, transport, Duration::from_secs(10));
     wait_until_async(
         "a leader every running node agrees on",
         deadline,
@@ -49,9 +57,10 @@ pub async fn agreed_leader(nodes: &[(u64, String)], deadline: Duration) -> anyho
 /// `deadline` (checking at least once).
 pub async fn converged_digests(
     nodes: &[(u64, String)],
+    transport: &Transport,
     deadline: Duration,
 ) -> anyhow::Result<Vec<(u64, Digest)>> {
-    let clients = clients(nodes, Duration::from_secs(2));
+    let clients = clients(nodes, transport, Duration::from_secs(2));
     let end = tokio::time::Instant::now() + deadline;
     loop {
         let mut digests = Vec::new();
@@ -72,8 +81,12 @@ pub async fn converged_digests(
 }
 
 /// Waits until every node reports the same `last_applied` log index.
-pub async fn caught_up(nodes: &[(u64, String)], deadline: Duration) -> anyhow::Result<()> {
-    let clients = clients(nodes, Duration::from_secs(10));
+pub async fn caught_up(
+    nodes: &[(u64, String)],
+    transport: &Transport,
+    deadline: Duration,
+) -> anyhow::Result<()> {
+    let clients = clients(nodes, transport, Duration::from_secs(10));
     wait_until_async("replicas to apply the same log", deadline, || async {
         let mut applied = Vec::new();
         for (_, client) in &clients {
@@ -84,11 +97,27 @@ pub async fn caught_up(nodes: &[(u64, String)], deadline: Duration) -> anyhow::R
     .await
 }
 
-fn clients(nodes: &[(u64, String)], timeout: Duration) -> Vec<(u64, NodeClient)> {
+/// One client per node, through `transport`, each call bounded by `timeout`.
+fn clients(
+    nodes: &[(u64, String)],
+    transport: &Transport,
+    timeout: Duration,
+) -> Vec<(u64, NodeClient)> {
+    // A transport that does not build (unreadable TLS files) leaves plain clients, whose
+    // calls then fail like an unreachable node's.
+    let http: Http = transport
+        .http(|b| b.timeout(timeout))
+        .unwrap_or_else(|_| reqwest_plain(timeout));
     nodes
         .iter()
-        .map(|(id, addr)| (*id, NodeClient::with_timeout(addr, timeout)))
+        .map(|(id, addr)| (*id, NodeClient::new(addr, http.clone())))
         .collect()
+}
+
+fn reqwest_plain(timeout: Duration) -> Http {
+    Transport::default()
+        .http(|b| b.timeout(timeout))
+        .expect("a plain transport always builds")
 }
 
 /// How long [`Cluster::leader`] gives each node to answer.
@@ -97,7 +126,7 @@ const LEADER_LOOKUP_TIMEOUT: Duration = Duration::from_millis(500);
 impl Cluster {
     /// The node that says it leads, asking every node (running or not).
     pub async fn leader(&self) -> Option<u64> {
-        find_leader(&self.node_addrs(), LEADER_LOOKUP_TIMEOUT).await
+        find_leader(&self.node_addrs(), &self.transport(), LEADER_LOOKUP_TIMEOUT).await
     }
 
     /// Waits until some node says it leads.
@@ -107,12 +136,12 @@ impl Cluster {
 
     /// Waits until a running node leads and every running node names it.
     pub async fn agreed_leader(&mut self, deadline: Duration) -> anyhow::Result<u64> {
-        agreed_leader(&self.running_addrs(), deadline).await
+        agreed_leader(&self.running_addrs(), &self.transport(), deadline).await
     }
 
     /// Waits until every running node holds the same orders; returns their digest.
     pub async fn converged(&mut self, deadline: Duration) -> anyhow::Result<Digest> {
-        let digests = converged_digests(&self.running_addrs(), deadline).await?;
+        let digests = converged_digests(&self.running_addrs(), &self.transport(), deadline).await?;
         let (_, digest) = digests
             .into_iter()
             .next()
@@ -122,7 +151,7 @@ impl Cluster {
 
     /// Waits until every running node has applied the same log index.
     pub async fn caught_up(&mut self, deadline: Duration) -> anyhow::Result<()> {
-        caught_up(&self.running_addrs(), deadline).await
+        caught_up(&self.running_addrs(), &self.transport(), deadline).await
     }
 
     fn running_addrs(&mut self) -> Vec<(u64, String)> {

@@ -3,9 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use toystore_api::Transport;
+
 use crate::binaries::binary;
 use crate::ports::NodePorts;
 use crate::process::ProcessSpec;
+use crate::secure::Secrets;
 
 /// How to start a cluster. The default is the contract's: three nodes, a caching gateway,
 /// every service with its default flags, the workspace's own binaries.
@@ -29,7 +32,25 @@ pub struct ClusterOptions {
     pub node_args: Vec<String>,
     /// The address the nodes dial for the catalog instead of its own: a test's front.
     pub catalog_via: Option<String>,
+    /// Open (the contract's plain setup), credentials, or credentials and TLS.
+    pub security: SecurityMode,
 }
+
+/// How a cluster is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecurityMode {
+    /// No credential, plain HTTP: every route open.
+    #[default]
+    Open,
+    /// A cluster secret and an admin token guard internal and admin routes.
+    Tokens,
+    /// Tokens, and TLS with mutual certificates between the services.
+    Tls,
+}
+
+/// The service names certificates are made for: one per kind of process (every node
+/// shares `node`, so a node added later needs no new certificate) and the operator.
+pub const CERTIFICATE_NAMES: [&str; 4] = ["catalog", "node", "gateway", "admin"];
 
 impl Default for ClusterOptions {
     fn default() -> Self {
@@ -43,6 +64,7 @@ impl Default for ClusterOptions {
             catalog_args: Vec::new(),
             node_args: Vec::new(),
             catalog_via: None,
+            security: SecurityMode::Open,
         }
     }
 }
@@ -74,6 +96,41 @@ impl ClusterOptions {
         binary(self.bin_dir.as_deref(), name)
     }
 
+    /// The secrets of a cluster in `dir` (made by [`ClusterOptions::prepare`]), if secured.
+    pub fn secrets(&self, dir: &Path) -> Option<Secrets> {
+        (self.security != SecurityMode::Open)
+            .then(|| Secrets::at(&dir.join("secrets"), self.security == SecurityMode::Tls))
+    }
+
+    /// Makes the secrets (and certificates) a secured cluster in `dir` needs.
+    pub(crate) fn prepare(&self, dir: &Path) -> anyhow::Result<()> {
+        if let Some(secrets) = self.secrets(dir) {
+            let hosts = ["127.0.0.1".to_string(), "localhost".to_string()];
+            Secrets::create(&secrets.dir, secrets.tls, &CERTIFICATE_NAMES, &hosts)?;
+        }
+        Ok(())
+    }
+
+    /// How a test or the harness reaches the cluster in `dir`: as the admin when secured.
+    pub fn client_transport(&self, dir: &Path) -> anyhow::Result<Transport> {
+        match self.secrets(dir) {
+            Some(secrets) => secrets.admin_transport(),
+            None => Ok(Transport::default()),
+        }
+    }
+
+    fn security_flags(&self, dir: &Path, name: &str, admin: bool) -> Vec<String> {
+        let mut flags = self
+            .secrets(dir)
+            .map(|s| s.flags(name, admin))
+            .unwrap_or_default();
+        // Mutual TLS between the services; the gateway's public side asks for no certificate.
+        if self.security == SecurityMode::Tls && name != "gateway" {
+            flags.push("--tls-client-auth".to_string());
+        }
+        flags
+    }
+
     /// The catalog, its store in `<dir>/catalog`.
     pub(crate) fn catalog_spec(&self, dir: &Path) -> anyhow::Result<ProcessSpec> {
         let mut args = vec![
@@ -90,6 +147,7 @@ impl ClusterOptions {
                 stock.restock_to.to_string(),
             ]);
         }
+        args.extend(self.security_flags(dir, "catalog", true));
         args.extend(self.catalog_args.iter().cloned());
         Ok(ProcessSpec::new("catalog", self.binary("catalog")?, &log_dir(dir)).args(args))
     }
@@ -110,6 +168,7 @@ impl ClusterOptions {
         if node.bootstrap {
             args.push("--bootstrap".to_string());
         }
+        args.extend(self.security_flags(dir, "node", true));
         args.extend(self.node_args.iter().cloned());
         let spec = ProcessSpec::new(
             &format!("node-{id}"),
@@ -137,6 +196,7 @@ impl ClusterOptions {
         if let Some(deadline) = &self.gateway_deadline {
             args.extend(["--deadline".to_string(), deadline.clone()]);
         }
+        args.extend(self.security_flags(dir, "gateway", false));
         Ok(ProcessSpec::new("gateway", self.binary("gateway")?, &log_dir(dir)).args(args))
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use service_core::ApiError;
 
 use crate::app::SharedApp;
+use crate::network::NOT_A_VOTER;
 use crate::typ::NodeId;
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -49,10 +50,7 @@ pub(crate) async fn vote(State(app): State<SharedApp>, body: Bytes) -> Result<Re
     };
     if refused {
         tracing::debug!(?candidate, "vote request from a non-voter refused");
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "candidate is not a voter of this cluster",
-        ));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, NOT_A_VOTER));
     }
     Ok(encode(&app.raft.vote(request).await))
 }

@@ -1,7 +1,7 @@
 //! The raft-node tests' cluster is `testkit`'s, without a gateway; here is how long a test
 //! waits, and the few questions every test asks of it.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::Duration;
 
