@@ -16,7 +16,12 @@ usage() {
   cat <<'EOF'
 usage: scripts/cluster.sh VERB [ARGS]
 
-  up [--nodes N]       start catalog, N raft nodes (default 3) and the gateway; wait for a leader
+  up [--nodes N] [--secure | --tls]
+                       start catalog, N raft nodes (default 3) and the gateway; wait for a leader.
+                       --secure: a cluster secret and an admin token (made on first start under
+                       DATA_DIR/secrets, mode 0600) guard internal and admin routes;
+                       --tls: the same, and every link over TLS with a throwaway CA
+                       (mutual certificates between services). Kept for later verbs.
   down                 SIGTERM every service, SIGKILL what is left after 10 s
   status               one line per service: pid, address, up/down, Raft state, term, applied
   kill SVC             SIGKILL a service
@@ -48,6 +53,7 @@ load_state() {
   CATALOG_PORT="${CATALOG_PORT:-10086}"
   NODE_PORT_BASE="${NODE_PORT_BASE:-10010}"
   NODES=""
+  SECURITY="${SECURITY:-open}"
   if [[ -f "$STATE_FILE" ]]; then
     # shellcheck source=/dev/null
     source "$STATE_FILE"
@@ -61,7 +67,50 @@ GATEWAY_PORT=$GATEWAY_PORT
 CATALOG_PORT=$CATALOG_PORT
 NODE_PORT_BASE=$NODE_PORT_BASE
 NODES="$NODES"
+SECURITY=$SECURITY
 EOF
+}
+
+SECRETS_DIR="$DATA_DIR/secrets"
+
+secured() { [[ "$SECURITY" != open ]]; }
+scheme() { if [[ "$SECURITY" == tls ]]; then echo https; else echo http; fi; }
+
+# Makes the secrets on first start (never again: restarted services keep theirs).
+make_secrets() {
+  secured || return 0
+  [[ -f "$SECRETS_DIR/cluster.token" ]] && return 0
+  local flags=()
+  [[ "$SECURITY" == tls ]] && flags+=(--tls)
+  "$(bin jepsen-like)" secrets "$SECRETS_DIR" "${flags[@]}" >/dev/null
+  # curl reads the admin credential from a file, so it never shows in `ps`.
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$SECRETS_DIR/admin.token")" >"$SECRETS_DIR/admin.header")
+  echo "made secrets in $SECRETS_DIR"
+}
+
+# The credential and TLS flags of a service kind (catalog, node, gateway), one per line.
+security_flags() {
+  local kind="$1"
+  secured || return 0
+  printf '%s\n' --cluster-token-file "$SECRETS_DIR/cluster.token"
+  [[ "$kind" != gateway ]] && printf '%s\n' --admin-token-file "$SECRETS_DIR/admin.token"
+  if [[ "$SECURITY" == tls ]]; then
+    printf '%s\n' --tls-cert "$SECRETS_DIR/$kind.pem" --tls-key "$SECRETS_DIR/$kind-key.pem" \
+      --tls-ca "$SECRETS_DIR/ca.pem"
+    # Services prove themselves to each other; the gateway's public side asks nobody.
+    [[ "$kind" != gateway ]] && echo --tls-client-auth
+  fi
+  return 0
+}
+
+# curl as the operator: the admin credential and, with TLS, the CA and admin certificate.
+curl_admin() {
+  local extra=()
+  if secured; then extra+=(-H "@$SECRETS_DIR/admin.header"); fi
+  if [[ "$SECURITY" == tls ]]; then
+    extra+=(--cacert "$SECRETS_DIR/ca.pem" --cert "$SECRETS_DIR/admin.pem" --key "$SECRETS_DIR/admin-key.pem")
+  fi
+  curl "${extra[@]}" "$@"
 }
 
 node_port() { echo $((NODE_PORT_BASE + $1 - 1)); }
@@ -79,6 +128,7 @@ bin() { echo "$ROOT/target/$BUILD_PROFILE/$1"; }
 
 build() {
   local flags=(--quiet -p catalog -p raft-node -p gateway)
+  if secured; then flags+=(-p jepsen-like); fi
   [[ "$BUILD_PROFILE" == release ]] && flags+=(--release)
   echo "building $BUILD_PROFILE binaries..."
   (cd "$ROOT" && cargo build "${flags[@]}")
@@ -108,7 +158,7 @@ port_of() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # GET a JSON document, printing nothing on failure.
-fetch() { curl -fsS --max-time 2 "http://$1" 2>/dev/null || true; }
+fetch() { curl_admin -fsS --max-time 2 "$(scheme)://$1" 2>/dev/null || true; }
 
 json_field() {
   # Pulls a scalar out of compact JSON (the services emit compact serde_json).
@@ -143,12 +193,15 @@ launch() {
 }
 
 start_catalog() {
+  local extra=()
+  mapfile -t extra < <(security_flags catalog)
   launch catalog "$(bin catalog)" --listen "127.0.0.1:$CATALOG_PORT" \
-    --data-dir "$DATA_DIR/catalog"
+    --data-dir "$DATA_DIR/catalog" "${extra[@]}"
 }
 
 start_node() {
   local id="$1" extra=()
+  mapfile -t extra < <(security_flags node)
   [[ "$id" == "$(first_node)" ]] && extra+=(--bootstrap)
   launch "node-$id" "$(bin raft-node)" --id "$id" --listen "$(node_addr "$id")" \
     --data-dir "$DATA_DIR/node-$id" --peers "$(peers)" \
@@ -156,8 +209,10 @@ start_node() {
 }
 
 start_gateway() {
+  local extra=()
+  mapfile -t extra < <(security_flags gateway)
   launch gateway "$(bin gateway)" --listen "127.0.0.1:$GATEWAY_PORT" \
-    --catalog "127.0.0.1:$CATALOG_PORT" --nodes "$(peers)"
+    --catalog "127.0.0.1:$CATALOG_PORT" --nodes "$(peers)" "${extra[@]}"
 }
 
 first_node() { echo "${NODES%% *}"; }
@@ -186,7 +241,7 @@ leader_id() {
 }
 
 has_leader() { leader_id >/dev/null; }
-gateway_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null 2>&1; }
+gateway_healthy() { curl_admin -fsS --max-time 2 "$(scheme)://127.0.0.1:$GATEWAY_PORT/health" >/dev/null 2>&1; }
 
 # Resolves leader / follower to a node-<id>.
 resolve() {
@@ -216,7 +271,7 @@ resolve() {
 }
 
 cmd_up() {
-  local count=3
+  local count=3 wanted=""
   while (($#)); do
     case "$1" in
       --nodes)
@@ -224,33 +279,45 @@ cmd_up() {
         count="$2"
         shift 2
         ;;
+      --secure) wanted=tokens; shift ;;
+      --tls) wanted=tls; shift ;;
       *) usage >&2; die "unknown argument to up: $1" ;;
     esac
   done
+  if [[ -n "$wanted" ]]; then
+    if [[ -n "$NODES" && "$SECURITY" != "$wanted" ]]; then
+      die "this cluster was first started as '$SECURITY'; 'clean' it to change that"
+    fi
+    SECURITY="$wanted"
+  fi
   command -v curl >/dev/null || die "curl is required"
   if [[ -z "$NODES" ]]; then
     NODES="$(seq -s ' ' 1 "$count")"
   fi
   save_state
   build
+  make_secrets
   start_catalog
   local id
   for id in $NODES; do start_node "$id"; done
   start_gateway
   wait_for "a Raft leader" has_leader
   wait_for "the gateway's /health" gateway_healthy
+  local gw curl_tls=""
+  gw="$(scheme)://127.0.0.1:$GATEWAY_PORT"
+  [[ "$SECURITY" == tls ]] && curl_tls=" --cacert $SECRETS_DIR/ca.pem"
   cat <<EOF
 
-toystore is up (leader: node-$(leader_id)).
-  gateway  http://127.0.0.1:$GATEWAY_PORT
-  catalog  http://127.0.0.1:$CATALOG_PORT
+toystore is up (leader: node-$(leader_id); security: $SECURITY).
+  gateway  $gw
+  catalog  $(scheme)://127.0.0.1:$CATALOG_PORT
   nodes    $(peers)
   data     $DATA_DIR
 
 try:
-  curl -s http://127.0.0.1:$GATEWAY_PORT/products/Tux
-  curl -s -X POST http://127.0.0.1:$GATEWAY_PORT/orders -d '{"name": "Tux", "quantity": 1}'
-  curl -s http://127.0.0.1:$GATEWAY_PORT/orders/0
+  curl -s$curl_tls $gw/products/Tux
+  curl -s$curl_tls -X POST $gw/orders -d '{"name": "Tux", "quantity": 1}'
+  curl -s$curl_tls $gw/orders/0
 EOF
 }
 
@@ -347,7 +414,7 @@ leader_addr() {
 
 post_json() {
   local url="$1" body="$2" answer
-  answer="$(curl -sS --max-time 30 -X POST "http://$url" -H 'content-type: application/json' -d "$body" -w '\n%{http_code}')" ||
+  answer="$(curl_admin -sS --max-time 30 -X POST "$(scheme)://$url" -H 'content-type: application/json' -d "$body" -w '\n%{http_code}')" ||
     die "POST $url failed"
   [[ "${answer##*$'\n'}" == 200 ]] || die "POST $url: ${answer%$'\n'*}"
 }

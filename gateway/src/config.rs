@@ -52,6 +52,12 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Buys in progress at once; one more is answered 503 `overloaded` with Retry-After
+    /// at once rather than queued behind the others.
+    #[arg(long, env = "GATEWAY_MAX_PENDING_BUYS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_pending_buys: u32,
+
     /// Credentials and TLS. The gateway's own routes are public; it presents the cluster
     /// secret to the nodes and the catalog.
     #[command(flatten)]

@@ -16,6 +16,7 @@ use toystore_api::gateway::{
 use toystore_api::node::{OrderRequest, ReadConsistency};
 use toystore_api::ErrorKind;
 
+use crate::admission::Admission;
 use crate::cache::ProductCache;
 use crate::metrics::GatewayMetrics;
 use crate::router::LeaderRouter;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub router: Arc<LeaderRouter>,
     /// The gateway's own figures.
     pub metrics: GatewayMetrics,
+    /// The cap on buys in progress.
+    pub admission: Admission,
 }
 
 /// The gateway's full router: the public API, `/health` and `/metrics`.
@@ -107,6 +110,7 @@ async fn buy(
 ) -> Result<Data<OrderCreated>, ApiError> {
     validate::product_name(&body.name)?;
     validate::quantity(body.quantity)?;
+    let _ticket = state.admission.admit()?;
     let request = OrderRequest {
         request_id: idempotency_key(&headers)?,
         name: body.name,

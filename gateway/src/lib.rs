@@ -2,12 +2,14 @@
 //! catalog's event stream, and buys routed to the Raft leader with failover.
 //!
 //! - [`config`]: the command line.
+//! - [`admission`]: the cap on buys in progress (load shedding).
 //! - [`cache`]: the product cache and its guard against stale inserts.
 //! - [`invalidation`]: the subscription to the catalog's `/events`.
 //! - [`router`]: `LeaderRouter`, leader discovery, retries and failover.
 //! - [`http`]: the routes and handlers.
 //! - [`metrics`]: the gateway's own Prometheus figures.
 
+pub mod admission;
 pub mod cache;
 pub mod config;
 pub mod http;
@@ -63,11 +65,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         gateway_metrics.clone(),
         shutdown.clone(),
     ));
+    let admission = admission::Admission::new(
+        config.max_pending_buys as usize,
+        gateway_metrics.pending_buys.clone(),
+        gateway_metrics.buys_shed.clone(),
+    );
     let state = http::AppState {
         catalog,
         cache,
         router,
         metrics: gateway_metrics,
+        admission,
     };
     let options = server::ServeOptions {
         tls: security.server_tls.clone(),

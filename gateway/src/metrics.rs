@@ -1,6 +1,6 @@
 //! The gateway's own Prometheus figures (contract section 3), beside the per-route ones.
 
-use prometheus::IntCounter;
+use prometheus::{IntCounter, IntGauge};
 use service_core::Metrics;
 
 /// The gateway's counters; clones count into the same registry.
@@ -20,6 +20,10 @@ pub struct GatewayMetrics {
     pub leader_wakeups: IntCounter,
     /// `gateway_attempts_abandoned_total`: hanging attempts left for a node a majority names leader.
     pub attempts_abandoned: IntCounter,
+    /// `gateway_pending_buys`: buys in progress.
+    pub pending_buys: IntGauge,
+    /// `gateway_buys_shed_total`: buys refused with 503 `overloaded`.
+    pub buys_shed: IntCounter,
 }
 
 impl GatewayMetrics {
@@ -56,6 +60,13 @@ impl GatewayMetrics {
             attempts_abandoned: counter(
                 "gateway_attempts_abandoned_total",
                 "Order attempts left unanswered because another node was found leading",
+            ),
+            pending_buys: metrics.register(
+                IntGauge::new("gateway_pending_buys", "Buys in progress").expect("static metric"),
+            ),
+            buys_shed: counter(
+                "gateway_buys_shed_total",
+                "Buys refused with 503 overloaded because --max-pending-buys were in progress",
             ),
         }
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
+use gateway::admission::Admission;
 use gateway::cache::ProductCache;
 use gateway::http::{router, AppState};
 use gateway::metrics::GatewayMetrics;
@@ -20,6 +21,11 @@ use toystore_api::catalog::CatalogClient;
 
 /// A gateway whose catalog and nodes are closed ports: anything that reaches them is 503.
 fn app() -> Router {
+    app_with_admission(|m| Admission::new(64, m.pending_buys.clone(), m.buys_shed.clone())).0
+}
+
+/// [`app`] with the admission control `make` builds, returned too so a test can fill it.
+fn app_with_admission(make: impl Fn(&GatewayMetrics) -> Admission) -> (Router, Admission) {
     let metrics = Metrics::new("gateway");
     let gateway_metrics = GatewayMetrics::register(&metrics);
     let dead = |port: u16| format!("127.0.0.1:{port}");
@@ -33,9 +39,11 @@ fn app() -> Router {
             Duration::from_millis(300),
             gateway_metrics.clone(),
         )),
-        metrics: gateway_metrics,
+        metrics: gateway_metrics.clone(),
+        admission: make(&gateway_metrics),
     };
-    router(state, metrics)
+    let admission = state.admission.clone();
+    (router(state, metrics), admission)
 }
 
 async fn send(
@@ -278,4 +286,29 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+#[tokio::test]
+async fn a_buy_over_the_cap_is_shed_at_once_with_retry_after() {
+    let (app, admission) =
+        app_with_admission(|m| Admission::new(1, m.pending_buys.clone(), m.buys_shed.clone()));
+    // The one place is taken by a buy in progress.
+    let _in_progress = admission.admit().expect("the first place");
+    let response = app
+        .oneshot(
+            Request::post("/orders")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"name": "Tux", "quantity": 1}"#))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    // "overloaded", not the router's "no leader": the buy never reached the (dead) nodes.
+    assert_eq!(json["error"]["message"], "overloaded");
 }

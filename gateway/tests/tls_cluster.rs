@@ -28,9 +28,7 @@ async fn buys_commit_over_tls_and_plain_http_is_refused() {
             identity_pem: None,
         }),
     };
-    let http = public
-        .http(|b| b.timeout(Duration::from_secs(15)))
-        .unwrap();
+    let http = public.http(|b| b.timeout(Duration::from_secs(15))).unwrap();
     let gateway = GatewayClient::new(&cluster.gateway_addr(), http);
     assert!(gateway.base_url().starts_with("https://"));
     wait_until_async("the gateway to be healthy", DEADLINE, || async {
@@ -42,14 +40,20 @@ async fn buys_commit_over_tls_and_plain_http_is_refused() {
     let mut numbers = Vec::new();
     for i in 0..5 {
         let key = format!("tls-{i}");
-        let order = gateway.buy("Tux", 1, Some(&key)).await.expect("buy over TLS");
+        let order = gateway
+            .buy("Tux", 1, Some(&key))
+            .await
+            .expect("buy over TLS");
         numbers.push(order.order_number);
     }
     assert_eq!(numbers, vec![0, 1, 2, 3, 4]);
     assert_eq!(gateway.order(4).await.unwrap().name, "Tux");
     let view = gateway.cluster().await.expect("cluster view over TLS");
     assert!(view.nodes.iter().all(|n| n.reachable), "{view:?}");
-    let digest = cluster.converged(DEADLINE).await.expect("replicas converge");
+    let digest = cluster
+        .converged(DEADLINE)
+        .await
+        .expect("replicas converge");
     assert_eq!(digest.orders, 5);
 
     // Plain HTTP reaches no service: the TLS listener drops the connection.
@@ -82,5 +86,8 @@ async fn buys_commit_over_tls_and_plain_http_is_refused() {
         .get(format!("https://{node_addr}/health"))
         .send()
         .await;
-    assert!(answer.is_err(), "a node served a client without a certificate");
+    assert!(
+        answer.is_err(),
+        "a node served a client without a certificate"
+    );
 }

@@ -21,6 +21,18 @@ enum Command {
     },
     /// Rerun the course lab's experiments (load, cache, crash, scale; etcd) as tables and plots.
     Bench(jepsen_like::bench::BenchArgs),
+    /// Make a cluster secret and an admin token (mode 0600) in DIR, and with --tls a
+    /// throwaway CA and a certificate per service (`scripts/cluster.sh up --secure|--tls`).
+    Secrets {
+        /// Where to write them.
+        dir: std::path::PathBuf,
+        /// Also make the CA and the certificates.
+        #[arg(long)]
+        tls: bool,
+        /// Host names and IP addresses the certificates are valid for.
+        #[arg(long, value_delimiter = ',', default_value = "127.0.0.1,localhost")]
+        hosts: Vec<String>,
+    },
 }
 
 #[tokio::main]
@@ -31,6 +43,16 @@ async fn main() -> std::process::ExitCode {
         Command::Test(args) => jepsen_like::run::test(args).await,
         Command::Check { dir } => jepsen_like::run::check(&dir),
         Command::Bench(args) => jepsen_like::bench::run_command(args).await.map(|()| true),
+        Command::Secrets { dir, tls, hosts } => testkit::secure::Secrets::create(
+            &dir,
+            tls,
+            &testkit::options::CERTIFICATE_NAMES,
+            &hosts,
+        )
+        .map(|_| {
+            println!("secrets written to {}", dir.display());
+            true
+        }),
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,

@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -67,6 +67,7 @@ impl Secrets {
     /// certificate for each of `names` valid for `hosts` (IP addresses or DNS names).
     pub fn create(dir: &Path, tls: bool, names: &[&str], hosts: &[String]) -> anyhow::Result<Self> {
         fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         let secrets = Secrets::at(dir, tls);
         write_private(&secrets.cluster_token, random_secret().as_bytes())?;
         write_private(&secrets.admin_token, random_secret().as_bytes())?;
@@ -178,7 +179,6 @@ fn make_certificates(dir: &Path, names: &[&str], hosts: &[String]) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn secrets_are_private_and_certificates_load() {
