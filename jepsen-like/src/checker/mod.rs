@@ -140,6 +140,10 @@ pub(crate) fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> V
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+pub(crate) mod simulation;
 
 #[cfg(test)]
 mod tests {
