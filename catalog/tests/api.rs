@@ -2,8 +2,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::Catalog;
 use serde_json::json;
+use toystore_api::catalog::{CatalogClient, ReservationState};
 
 #[tokio::test]
 async fn a_fresh_store_holds_the_ten_seeded_toys() {
@@ -284,4 +287,53 @@ async fn group_flushes_are_counted_with_the_changes_they_carry() {
     // One after another, each reservation waits for a flush of its own.
     assert_eq!(value("catalog_flush_changes_sum"), 3.0);
     assert!(value("catalog_flush_seconds_count") >= 3.0);
+}
+
+#[tokio::test]
+async fn reservations_without_a_filter_lists_every_state() {
+    let catalog = Catalog::start(&[]);
+    for id in ["all-held", "all-confirmed", "all-released"] {
+        let body = format!(r#"{{"request_id": "{id}", "name": "Risk", "quantity": 2}}"#);
+        assert_eq!(catalog.post("/reservations", &body).await.0, 200);
+    }
+    let confirm = r#"{"order_number": 4}"#;
+    assert_eq!(
+        catalog
+            .post("/reservations/all-confirmed/confirm", confirm)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        catalog
+            .post("/reservations/all-released/release", "")
+            .await
+            .0,
+        200
+    );
+    let client = CatalogClient::with_timeout(&catalog.addr(), Duration::from_secs(5));
+    let mut listed: Vec<_> = client
+        .reservations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.request_id, r.state, r.order_number))
+        .collect();
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        listed,
+        vec![
+            (
+                "all-confirmed".to_string(),
+                ReservationState::Confirmed,
+                Some(4)
+            ),
+            ("all-held".to_string(), ReservationState::Held, None),
+            ("all-released".to_string(), ReservationState::Released, None),
+        ]
+    );
+    // The reconciler's filter still sees the held one only.
+    let held = client.held(0).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].request_id, "all-held");
 }

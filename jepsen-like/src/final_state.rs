@@ -1,5 +1,5 @@
-//! `final.json`: every replica's orders and digest, and the catalog's ledger, collected
-//! once the cluster has settled after a run.
+//! `final.json`: every replica's orders and digest, the catalog's ledger and its
+//! reservations, collected once the cluster has settled after a run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use toystore_api::catalog::CatalogClient;
 use toystore_api::catalog::LedgerRow;
+use toystore_api::catalog::Reservation;
 use toystore_api::node::NodeClient;
 use toystore_api::node::Order;
 
@@ -17,6 +18,10 @@ pub(crate) struct FinalState {
     /// Node id (as a string) to what that replica holds.
     pub(crate) replicas: BTreeMap<String, ReplicaState>,
     pub(crate) ledger: Vec<LedgerRow>,
+    /// Every reservation the catalog holds, in any state; `None` in a `final.json` written
+    /// before reservations were collected, so old runs can still be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reservations: Option<Vec<Reservation>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -26,7 +31,8 @@ pub(crate) struct ReplicaState {
 }
 
 impl FinalState {
-    /// Reads every replica's orders (paged) and digest, and the catalog's ledger.
+    /// Reads every replica's orders (paged) and digest, and the catalog's ledger and
+    /// reservations.
     pub(crate) async fn collect(
         nodes: &[(u64, String)],
         catalog: &str,
@@ -45,11 +51,17 @@ impl FinalState {
                 .digest;
             replicas.insert(id.to_string(), ReplicaState { orders, digest });
         }
-        let ledger = CatalogClient::with_timeout(catalog, Duration::from_secs(10))
-            .ledger()
+        let catalog = CatalogClient::with_timeout(catalog, Duration::from_secs(10));
+        let ledger = catalog.ledger().await.context("catalog ledger")?;
+        let reservations = catalog
+            .reservations()
             .await
-            .context("catalog ledger")?;
-        Ok(FinalState { replicas, ledger })
+            .context("catalog reservations")?;
+        Ok(FinalState {
+            replicas,
+            ledger,
+            reservations: Some(reservations),
+        })
     }
 
     pub(crate) fn write(&self, path: &Path) -> anyhow::Result<()> {
@@ -68,5 +80,38 @@ impl FinalState {
             .values()
             .next()
             .map_or(&[], |r| r.orders.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FinalState;
+
+    #[test]
+    fn a_final_json_without_reservations_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("final.json");
+        let old = r#"{"replicas": {"1": {"orders": [], "digest": "d"}}, "ledger": []}"#;
+        std::fs::write(&path, old).unwrap();
+        let state = FinalState::load(&path).unwrap();
+        assert_eq!(state.reservations, None);
+        assert_eq!(state.replicas["1"].digest, "d");
+    }
+
+    #[test]
+    fn reservations_round_trip_through_final_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("final.json");
+        let text = r#"{"replicas": {}, "ledger": [], "reservations": [
+            {"request_id": "k1", "name": "Tux", "quantity": 2, "price": 25.99,
+             "state": "confirmed", "order_number": 0, "created_ms": 5}]}"#;
+        std::fs::write(&path, text).unwrap();
+        let state = FinalState::load(&path).unwrap();
+        state.write(&path).unwrap();
+        let again = FinalState::load(&path).unwrap();
+        assert_eq!(again, state);
+        let reservations = again.reservations.unwrap();
+        assert_eq!(reservations[0].order_number, Some(0));
+        assert_eq!(reservations[0].request_id, "k1");
     }
 }

@@ -93,6 +93,11 @@ impl CatalogClient {
         call::send(self.endpoint.get(&path)).await
     }
 
+    /// Every reservation, in any state (`GET /reservations` without a filter).
+    pub async fn reservations(&self) -> Result<Vec<Reservation>, CallError> {
+        call::send(self.endpoint.get("/reservations")).await
+    }
+
     /// `GET /health`: `Ok` only when the catalog answers 200.
     pub async fn health(&self) -> Result<(), CallError> {
         call::send_expecting_success(self.endpoint.get("/health")).await

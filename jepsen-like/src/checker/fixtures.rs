@@ -1,13 +1,15 @@
 //! Small hand-written histories and final states for the checks' tests.
 
 use serde_json::json;
-use toystore_api::catalog::LedgerRow;
+use toystore_api::catalog::{LedgerRow, Reservation, ReservationState};
 use toystore_api::node::Order;
 
 use crate::final_state::{FinalState, ReplicaState};
 use crate::history::{Event, EventType, Function};
 
-/// A history written op by op; each op completes before the next starts.
+/// A history written event by event. The composite helpers (`buy_ok`, `read_404`, ...)
+/// complete each op before the next starts; `invoke_*` and `complete_*` let ops of
+/// different processes overlap.
 pub(crate) struct History {
     pub(crate) events: Vec<Event>,
 }
@@ -29,7 +31,7 @@ impl History {
         });
     }
 
-    fn buy(&mut self, p: i64, name: &str, quantity: u64, key: &str) {
+    pub(crate) fn invoke_buy(&mut self, p: i64, name: &str, quantity: u64, key: &str) {
         self.push(
             p,
             EventType::Invoke,
@@ -39,7 +41,11 @@ impl History {
     }
 
     pub(crate) fn buy_ok(&mut self, p: i64, name: &str, quantity: u64, key: &str, number: u64) {
-        self.buy(p, name, quantity, key);
+        self.invoke_buy(p, name, quantity, key);
+        self.complete_buy_ok(p, number);
+    }
+
+    pub(crate) fn complete_buy_ok(&mut self, p: i64, number: u64) {
         self.push(
             p,
             EventType::Ok,
@@ -48,28 +54,21 @@ impl History {
         );
     }
 
-    pub(crate) fn buy_fail(&mut self, p: i64, name: &str, quantity: u64, key: &str, code: u64) {
-        self.buy(p, name, quantity, key);
-        self.push(p, EventType::Fail, Function::Buy, json!({"code": code}));
+    /// An indeterminate completion (timeout, lost connection) of `f`.
+    pub(crate) fn complete_info(&mut self, p: i64, f: Function) {
+        self.push(p, EventType::Info, f, json!({"error": "timeout"}));
     }
 
-    pub(crate) fn buy_info(&mut self, p: i64, name: &str, quantity: u64, key: &str) {
-        self.buy(p, name, quantity, key);
-        self.push(
-            p,
-            EventType::Info,
-            Function::Buy,
-            json!({"error": "timeout"}),
-        );
-    }
-
-    pub(crate) fn read_ok(&mut self, p: i64, number: u64, name: &str, quantity: u64) {
+    pub(crate) fn invoke_read(&mut self, p: i64, number: u64) {
         self.push(
             p,
             EventType::Invoke,
             Function::ReadOrder,
             json!({"number": number}),
         );
+    }
+
+    pub(crate) fn complete_read_ok(&mut self, p: i64, number: u64, name: &str, quantity: u64) {
         self.push(
             p,
             EventType::Ok,
@@ -78,19 +77,33 @@ impl History {
         );
     }
 
-    pub(crate) fn read_404(&mut self, p: i64, number: u64) {
-        self.push(
-            p,
-            EventType::Invoke,
-            Function::ReadOrder,
-            json!({"number": number}),
-        );
+    pub(crate) fn complete_read_404(&mut self, p: i64) {
         self.push(
             p,
             EventType::Fail,
             Function::ReadOrder,
             json!({"code": 404}),
         );
+    }
+
+    pub(crate) fn buy_fail(&mut self, p: i64, name: &str, quantity: u64, key: &str, code: u64) {
+        self.invoke_buy(p, name, quantity, key);
+        self.push(p, EventType::Fail, Function::Buy, json!({"code": code}));
+    }
+
+    pub(crate) fn buy_info(&mut self, p: i64, name: &str, quantity: u64, key: &str) {
+        self.invoke_buy(p, name, quantity, key);
+        self.complete_info(p, Function::Buy);
+    }
+
+    pub(crate) fn read_ok(&mut self, p: i64, number: u64, name: &str, quantity: u64) {
+        self.invoke_read(p, number);
+        self.complete_read_ok(p, number, name, quantity);
+    }
+
+    pub(crate) fn read_404(&mut self, p: i64, number: u64) {
+        self.invoke_read(p, number);
+        self.complete_read_404(p);
     }
 }
 
@@ -103,8 +116,40 @@ pub(crate) fn order(number: u64, name: &str, quantity: u64, key: &str) -> Order 
     }
 }
 
-/// `replicas` equal replicas holding `orders`, and a ledger that matches them exactly.
+pub(crate) fn reservation(
+    key: &str,
+    name: &str,
+    quantity: u64,
+    state: ReservationState,
+    order_number: Option<u64>,
+) -> Reservation {
+    Reservation {
+        request_id: key.to_string(),
+        name: name.to_string(),
+        quantity,
+        price: 1.0,
+        state,
+        order_number,
+        created_ms: 0,
+    }
+}
+
+/// `replicas` equal replicas holding `orders`, a ledger that matches them exactly, and
+/// one confirmed reservation per order.
 pub(crate) fn final_state(orders: Vec<Order>, replicas: u64) -> FinalState {
+    let reservations = orders
+        .iter()
+        .map(|o| {
+            let confirmed = ReservationState::Confirmed;
+            reservation(
+                &o.request_id,
+                &o.name,
+                o.quantity,
+                confirmed,
+                Some(o.number),
+            )
+        })
+        .collect();
     let ledger = ["Tux", "Uno"]
         .iter()
         .map(|name| {
@@ -136,5 +181,6 @@ pub(crate) fn final_state(orders: Vec<Order>, replicas: u64) -> FinalState {
             })
             .collect(),
         ledger,
+        reservations: Some(reservations),
     }
 }

@@ -1,16 +1,20 @@
-//! The checker: the contract's five checks over a history and a final state.
+//! The checker: the contract's six checks over a history and a final state.
 //!
 //! - [`durable`] checks `acknowledged_orders_durable`.
 //! - [`duplicates`] checks `no_duplicate_orders`.
-//! - [`reads`] checks `order_reads_linearizable`.
-//! - [`stock`] checks `stock_conserved`.
+//! - [`reads`] (with [`bounds`]) checks `order_reads_linearizable`.
+//! - [`matching`] checks `orders_match_buys`.
+//! - [`stock`] (with [`reservations`]) checks `stock_conserved`.
 //! - [`converged`] checks `replicas_converged`.
 
+pub(crate) mod bounds;
 pub(crate) mod converged;
 pub(crate) mod duplicates;
 pub(crate) mod durable;
 pub(crate) mod facts;
+pub(crate) mod matching;
 pub(crate) mod reads;
+pub(crate) mod reservations;
 pub(crate) mod stock;
 
 use std::collections::BTreeMap;
@@ -62,6 +66,10 @@ pub(crate) fn check(events: &[Event], final_state: &FinalState) -> anyhow::Resul
     checks.insert(
         "order_reads_linearizable".to_string(),
         CheckResult::from(reads::check(&facts)),
+    );
+    checks.insert(
+        "orders_match_buys".to_string(),
+        CheckResult::from(matching::check(&facts)),
     );
     checks.insert(
         "stock_conserved".to_string(),
@@ -132,6 +140,10 @@ pub(crate) fn stats(events: &[Event], ops: &[Op], final_state: &FinalState) -> V
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+pub(crate) mod simulation;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! `stock_conserved`: the ledger identity holds for every product, no reservation is left
 //! held, and per product the ledger's confirmed quantity equals the quantity ordered in
-//! the final state.
+//! the final state; then [`super::reservations`] matches orders and reservations one by
+//! one (skipped for a `final.json` from before reservations were collected).
 
 use std::collections::BTreeMap;
 
@@ -48,17 +49,35 @@ pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
             format!("{quantity} of {name} ordered, but the ledger has no such product"),
         ));
     }
+    if let Some(reservations) = &facts.final_state.reservations {
+        anomalies.extend(super::reservations::check(facts, reservations));
+    }
     anomalies
 }
 
 #[cfg(test)]
 mod tests {
+    use toystore_api::catalog::ReservationState;
+
     use super::super::facts::Facts;
     use super::super::fixtures::*;
 
     #[test]
     fn a_ledger_matching_the_orders_is_valid() {
         let state = final_state(vec![order(0, "Tux", 2, "k1"), order(1, "Tux", 1, "k2")], 1);
+        assert!(super::check(&Facts::new(&[], &state)).is_empty());
+    }
+
+    #[test]
+    fn reservations_are_matched_when_collected_and_skipped_when_not() {
+        let mut state = final_state(vec![order(0, "Tux", 2, "k1")], 1);
+        state.reservations.as_mut().unwrap()[0].state = ReservationState::Released;
+        let anomalies = super::check(&Facts::new(&[], &state));
+        assert!(
+            format!("{anomalies:?}").contains("reservation k1 is released"),
+            "{anomalies:?}"
+        );
+        state.reservations = None; // an old final.json
         assert!(super::check(&Facts::new(&[], &state)).is_empty());
     }
 
