@@ -11,6 +11,7 @@ use crate::errors::ErrorKind;
 
 /// A successful answer: serialises as `{"data": T}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Data<T> {
     /// The answer itself.
     pub data: T,
@@ -30,8 +31,29 @@ impl<T: Serialize> axum::response::IntoResponse for Data<T> {
     }
 }
 
+/// The body of a `GET /health` that can do its job: `{"status": "ok"}`. A service that
+/// cannot answers 503 with an [`ErrorBody`] instead.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"status": "ok"})))]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+impl Health {
+    /// The one healthy answer.
+    pub fn ok() -> Self {
+        Health {
+            status: "ok".to_string(),
+        }
+    }
+}
+
 /// The body of every error answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"error": {"code": 404, "message": "product not found"}})))]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
@@ -39,13 +61,16 @@ pub struct ErrorBody {
 
 /// `code` and `message`, plus whatever extra fields the service adds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// The HTTP status, repeated.
     pub code: u16,
     /// What went wrong, in words; fixed for the contract's named errors.
     pub message: String,
     /// Fields beside `code` and `message`, such as a 421's leader hint.
+    // Left out of the schema: JSON Schema objects accept extra properties anyway.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: Map<String, Value>,
 }
 

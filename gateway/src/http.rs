@@ -14,7 +14,7 @@ use toystore_api::gateway::{
     BuyRequest, ClusterView, OrderCreated, OrderView, Product, CACHE_HEADER, IDEMPOTENCY_KEY_HEADER,
 };
 use toystore_api::node::{OrderRequest, ReadConsistency};
-use toystore_api::ErrorKind;
+use toystore_api::{ErrorKind, Health};
 
 use crate::admission::Admission;
 use crate::cache::ProductCache;
@@ -36,7 +36,7 @@ pub struct AppState {
     pub admission: Admission,
 }
 
-/// The gateway's full router: the public API, `/health` and `/metrics`.
+/// The gateway's full router: the public API, its OpenAPI document, `/health` and `/metrics`.
 pub fn router(state: AppState, metrics: Metrics) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
@@ -45,6 +45,7 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .route("/orders", post(buy))
         .route("/orders/{number}", get(order))
         .route("/cluster", get(cluster))
+        .route("/openapi.json", get(crate::openapi::serve))
         .with_state(state);
     service_core::routes::finish(routes, metrics)
 }
@@ -151,12 +152,12 @@ async fn cluster(State(state): State<AppState>) -> Data<ClusterView> {
 }
 
 /// 200 when the catalog answers and some node leads; 503 naming what is missing.
-async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     if state.catalog.health().await.is_err() {
         return Err(ApiError::kind(ErrorKind::CatalogUnavailable));
     }
     if state.router.leader().is_none() && state.router.cluster_view().await.leader.is_none() {
         return Err(ApiError::kind(ErrorKind::NoLeader));
     }
-    Ok(Json(serde_json::json!({"status": "ok"})))
+    Ok(Json(Health::ok()))
 }

@@ -8,6 +8,7 @@
 //! - [`router`]: `LeaderRouter`, leader discovery, retries and failover.
 //! - [`http`]: the routes and handlers.
 //! - [`metrics`]: the gateway's own Prometheus figures.
+//! - [`openapi`]: `GET /openapi.json`, derived from the wire types.
 
 pub mod admission;
 pub mod cache;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod http;
 mod invalidation;
 pub mod metrics;
+pub mod openapi;
 pub mod router;
 
 use std::sync::Arc;

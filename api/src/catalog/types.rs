@@ -18,8 +18,11 @@ pub const SEED_PRODUCTS: [(&str, f64); 10] = [
 
 /// A product as every service shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "Tux", "price": 25.99, "quantity": 100})))]
 pub struct Product {
     /// Its unique name, 1 to 64 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub name: String,
     /// Unit price.
     pub price: f64,

@@ -13,15 +13,21 @@ pub const CACHE_HEADER: &str = "x-cache";
 
 /// `POST /orders`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "Tux", "quantity": 1})))]
 pub struct BuyRequest {
     /// The product to buy.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub name: String,
     /// How many, 1 to 1,000,000.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
     pub quantity: u64,
 }
 
 /// `GET /orders/{number}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"number": 0, "name": "Tux", "quantity": 1})))]
 pub struct OrderView {
     /// The order's number.
     pub number: u64,
@@ -33,6 +39,12 @@ pub struct OrderView {
 
 /// `GET /cluster`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"leader": 1, "term": 4, "nodes": [
+    {"id": 1, "addr": "127.0.0.1:10010", "state": "leader", "reachable": true, "last_applied": 41},
+    {"id": 2, "addr": "127.0.0.1:10011", "state": "follower", "reachable": true, "last_applied": 41},
+    {"id": 3, "addr": "127.0.0.1:10012", "state": null, "reachable": false, "last_applied": null}
+]})))]
 pub struct ClusterView {
     /// The node that leads, as the nodes say (null when none does).
     pub leader: Option<u64>,
@@ -44,6 +56,7 @@ pub struct ClusterView {
 
 /// One node as the gateway sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeView {
     /// The node's id.
     pub id: u64,

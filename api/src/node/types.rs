@@ -17,6 +17,8 @@ pub struct OrderRequest {
 
 /// The answer to a committed buy.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"order_number": 0})))]
 pub struct OrderCreated {
     /// The order's number: dense, from 0, in commit order.
     pub order_number: u64,
@@ -60,6 +62,7 @@ pub const MAX_PAGE: u64 = 1000;
 
 /// A node's part in Raft, as `/cluster/status` names it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// It leads the current term: it takes buys and linearizable reads.
