@@ -36,7 +36,8 @@ pub struct AppState {
     pub admission: Admission,
 }
 
-/// The gateway's full router: the public API, its OpenAPI document, `/health` and `/metrics`.
+/// The gateway's full router: the public API, its OpenAPI document, the two pages,
+/// `/health` and `/metrics`.
 pub fn router(state: AppState, metrics: Metrics) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
@@ -46,6 +47,8 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .route("/orders/{number}", get(order))
         .route("/cluster", get(cluster))
         .route("/openapi.json", get(crate::openapi::serve))
+        .route("/", get(crate::pages::storefront))
+        .route("/dashboard", get(crate::pages::dashboard))
         .with_state(state);
     service_core::routes::finish(routes, metrics)
 }

@@ -9,6 +9,7 @@
 //! - [`http`]: the routes and handlers.
 //! - [`metrics`]: the gateway's own Prometheus figures.
 //! - [`openapi`]: `GET /openapi.json`, derived from the wire types.
+//! - [`pages`]: the storefront (`/`) and the cluster dashboard (`/dashboard`).
 
 pub mod admission;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod http;
 mod invalidation;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod router;
 
 use std::sync::Arc;

@@ -35,7 +35,9 @@ use utoipa::OpenApi;
         cluster,
         health,
         metrics,
-        openapi_json
+        openapi_json,
+        storefront,
+        dashboard
     ),
     components(schemas(
         Product,
@@ -52,7 +54,8 @@ use utoipa::OpenApi;
     tags(
         (name = "products", description = "Toys, prices and stock"),
         (name = "orders", description = "Buying and reading orders"),
-        (name = "operations", description = "Cluster state, health, metrics, this document")
+        (name = "operations", description = "Cluster state, health, metrics, this document"),
+        (name = "pages", description = "HTML pages for people")
     )
 )]
 pub struct ApiDoc;
@@ -217,3 +220,21 @@ fn metrics() {}
 )]
 #[allow(dead_code)]
 fn openapi_json() {}
+
+#[utoipa::path(
+    get, path = "/", tag = "pages",
+    summary = "The storefront: toys, prices, live stock, a buy form and an order lookup",
+    responses((status = 200, description = "HTML page; its script and style are inline",
+        content_type = "text/html", body = String))
+)]
+#[allow(dead_code)]
+fn storefront() {}
+
+#[utoipa::path(
+    get, path = "/dashboard", tag = "pages",
+    summary = "The live cluster page: nodes, roles, terms, applied indexes, the leader",
+    responses((status = 200, description = "HTML page; its script and style are inline",
+        content_type = "text/html", body = String))
+)]
+#[allow(dead_code)]
+fn dashboard() {}

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use common::{app, send};
 
 /// Every public route of the contract, as (method, OpenAPI path).
-const PUBLIC_ROUTES: [(&str, &str); 8] = [
+const PUBLIC_ROUTES: [(&str, &str); 10] = [
     ("get", "/products"),
     ("get", "/products/{name}"),
     ("post", "/orders"),
@@ -20,6 +20,8 @@ const PUBLIC_ROUTES: [(&str, &str); 8] = [
     ("get", "/health"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/"),
+    ("get", "/dashboard"),
 ];
 
 async fn served_document() -> Value {
