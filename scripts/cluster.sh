@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings the toystore cluster up and down on this machine, and breaks it on purpose.
-# Contract: shared/API.md section 6. Every process it starts is tracked by a pid file under
+# Reference: docs/API.md section 6. Every process it starts is tracked by a pid file under
 # $DATA_DIR/pids; it signals only those pids, never processes found by name.
 set -euo pipefail
 

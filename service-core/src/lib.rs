@@ -1,6 +1,6 @@
 //! Plumbing shared by every toystore HTTP service (catalog, raft-node, gateway).
 //!
-//! The contract (`shared/API.md`, section 2) fixes one wire convention for all services;
+//! The contract (`docs/API.md`, section 2) fixes one wire convention for all services;
 //! it lives here once so that every service answers the same way:
 //!
 //! - [`auth`]: who may call which route; the bearer-credential check.
