@@ -232,7 +232,7 @@ fn storefront() {}
 
 #[utoipa::path(
     get, path = "/dashboard", tag = "pages",
-    summary = "The live cluster page: nodes, roles, terms, applied indexes, the leader",
+    summary = "The live cluster page: nodes, roles, applied indexes, the leader, buys/s and p99",
     responses((status = 200, description = "HTML page; its script and style are inline",
         content_type = "text/html", body = String))
 )]

@@ -92,6 +92,10 @@ async fn pages_and_document_are_served_with_their_elements() {
         r#"id="nodes""#,
         r#"id="leader""#,
         r#"id="term""#,
+        r#"id="buys-per-second""#,
+        r#"id="p99""#,
+        r#"id="rate-chart""#,
+        "\"/metrics\"",
         "\"/cluster\"",
     ] {
         assert!(dashboard.contains(wanted), "dashboard lacks {wanted}");
