@@ -4,7 +4,7 @@
 //! route answers with which type, status and message.
 //!
 //! The functions carrying `#[utoipa::path]` are descriptions, not handlers: the handlers
-//! live in [`crate::http`], and the tests check both ways that the two agree.
+//! live in the `http` module, and the tests check both ways that the two agree.
 
 use std::sync::OnceLock;
 

@@ -61,7 +61,7 @@ impl HttpNetwork {
 
 impl HttpNetwork {
     /// Notified whenever a peer answers a vote request with "not a voter": this node was
-    /// removed from the cluster without learning it (see [`crate::removal`]).
+    /// removed from the cluster without learning it.
     pub(crate) fn not_a_voter(&self) -> Arc<tokio::sync::Notify> {
         self.not_a_voter.clone()
     }

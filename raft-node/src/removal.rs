@@ -2,7 +2,9 @@
 //! without it) still believes it is a voter and would campaign forever, raising its term
 //! with every attempt; when added back, that term would depose the leader. Peers refuse
 //! its votes ([`crate::network::NOT_A_VOTER`]); on the first refusal it stops calling
-//! elections, and starts again once a leader talks to it or after a long pause.
+//! elections, and starts again once a leader replicates to it again (its log grows: it was
+//! added back) or after a long pause. A leader it still names from before its removal does
+//! not count: that leader no longer talks to it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,13 +28,14 @@ pub(crate) async fn run(raft: Raft, id: NodeId, refused: Arc<Notify>, stop: Canc
         tracing::warn!("peers refuse this node's votes as a non-voter; elections paused");
         raft.runtime_config().elect(false);
         let mut metrics = raft.metrics();
+        let paused_at = metrics.borrow().last_log_index;
         let heard_from_leader = async {
             loop {
                 if metrics.changed().await.is_err() {
                     return;
                 }
-                let leader = metrics.borrow().current_leader;
-                if leader.is_some_and(|l| l != id) {
+                let now = metrics.borrow();
+                if now.last_log_index > paused_at && now.current_leader.is_some_and(|l| l != id) {
                     return;
                 }
             }

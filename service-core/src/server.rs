@@ -4,9 +4,8 @@
 //! tests), and SIGTERM/SIGINT to stop the process within 5 s: stop accepting, let in-flight
 //! requests finish, then return so `main` can flush its store.
 
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
