@@ -2,71 +2,25 @@
 //! asked (backends here are unreachable ports), and a property test that no request,
 //! however odd, gets a 500 or crashes the handler.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
+use axum::http::StatusCode;
 use gateway::admission::Admission;
-use gateway::cache::ProductCache;
-use gateway::http::{router, AppState};
-use gateway::metrics::GatewayMetrics;
-use gateway::router::LeaderRouter;
 use proptest::prelude::*;
-use service_core::Metrics;
-use tower::ServiceExt;
-use toystore_api::catalog::CatalogClient;
 
-/// A gateway whose catalog and nodes are closed ports: anything that reaches them is 503.
-fn app() -> Router {
-    app_with_admission(|m| Admission::new(64, m.pending_buys.clone(), m.buys_shed.clone())).0
-}
+use common::{app, app_with_admission};
 
-/// [`app`] with the admission control `make` builds, returned too so a test can fill it.
-fn app_with_admission(make: impl Fn(&GatewayMetrics) -> Admission) -> (Router, Admission) {
-    let metrics = Metrics::new("gateway");
-    let gateway_metrics = GatewayMetrics::register(&metrics);
-    let dead = |port: u16| format!("127.0.0.1:{port}");
-    let nodes: BTreeMap<u64, String> = [(1, dead(1)), (2, dead(2))].into();
-    let state = AppState {
-        catalog: CatalogClient::with_timeout(&dead(3), Duration::from_millis(200)),
-        cache: ProductCache::new(100, true),
-        router: Arc::new(LeaderRouter::new(
-            &nodes,
-            Duration::from_millis(200),
-            Duration::from_millis(300),
-            gateway_metrics.clone(),
-        )),
-        metrics: gateway_metrics.clone(),
-        admission: make(&gateway_metrics),
-    };
-    let admission = state.admission.clone();
-    (router(state, metrics), admission)
-}
-
+/// One request through `app`: its status and JSON body (`Null` when the body is none).
 async fn send(
-    app: Router,
+    app: axum::Router,
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, serde_json::Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .oneshot(request.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, _, bytes) = common::send(app, method, uri, headers, body).await;
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    (status, json)
+    (status.as_u16(), json)
 }
 
 /// method, uri, headers, body, expected status
@@ -294,20 +248,16 @@ async fn a_buy_over_the_cap_is_shed_at_once_with_retry_after() {
         app_with_admission(|m| Admission::new(1, m.pending_buys.clone(), m.buys_shed.clone()));
     // The one place is taken by a buy in progress.
     let _in_progress = admission.admit().expect("the first place");
-    let response = app
-        .oneshot(
-            Request::post("/orders")
-                .header("content-type", "application/json")
-                .body(Body::from(r#"{"name": "Tux", "quantity": 1}"#))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(response.headers()["retry-after"], "1");
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
-        .await
-        .unwrap();
+    let (status, headers, bytes) = common::send(
+        app,
+        "POST",
+        "/orders",
+        &[("content-type", "application/json")],
+        br#"{"name": "Tux", "quantity": 1}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(headers["retry-after"], "1");
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     // "overloaded", not the router's "no leader": the buy never reached the (dead) nodes.
     assert_eq!(json["error"]["message"], "overloaded");

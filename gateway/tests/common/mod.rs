@@ -1,6 +1,8 @@
 //! What the in-process gateway tests share: the real router over backends that are closed
 //! ports (anything that reaches them is 503), and one request through it.
 
+#![allow(dead_code)] // each test file uses its own part of this fixture
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,13 @@ use toystore_api::catalog::CatalogClient;
 
 /// A gateway whose catalog and nodes are closed ports.
 pub(crate) fn app() -> Router {
+    app_with_admission(|m| Admission::new(64, m.pending_buys.clone(), m.buys_shed.clone())).0
+}
+
+/// [`app`] with the admission control `make` builds, returned too so a test can fill it.
+pub(crate) fn app_with_admission(
+    make: impl Fn(&GatewayMetrics) -> Admission,
+) -> (Router, Admission) {
     let metrics = Metrics::new("gateway");
     let gateway_metrics = GatewayMetrics::register(&metrics);
     let dead = |port: u16| format!("127.0.0.1:{port}");
@@ -32,14 +41,11 @@ pub(crate) fn app() -> Router {
             Duration::from_millis(300),
             gateway_metrics.clone(),
         )),
-        admission: Admission::new(
-            64,
-            gateway_metrics.pending_buys.clone(),
-            gateway_metrics.buys_shed.clone(),
-        ),
+        admission: make(&gateway_metrics),
         metrics: gateway_metrics,
     };
-    router(state, metrics)
+    let admission = state.admission.clone();
+    (router(state, metrics), admission)
 }
 
 /// One request: its status, headers and whole body.
