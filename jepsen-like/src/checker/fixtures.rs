@@ -150,24 +150,7 @@ pub(crate) fn final_state(orders: Vec<Order>, replicas: u64) -> FinalState {
             )
         })
         .collect();
-    let ledger = ["Tux", "Uno"]
-        .iter()
-        .map(|name| {
-            let confirmed: u64 = orders
-                .iter()
-                .filter(|o| o.name == *name)
-                .map(|o| o.quantity)
-                .sum();
-            LedgerRow {
-                name: name.to_string(),
-                quantity: 100 - confirmed,
-                restocked: 0,
-                held: 0,
-                confirmed,
-                initial: 100,
-            }
-        })
-        .collect();
+    let ledger = ledger_at_rest(&orders, &["Tux", "Uno"], 100);
     FinalState {
         replicas: (1..=replicas)
             .map(|id| {
@@ -183,4 +166,27 @@ pub(crate) fn final_state(orders: Vec<Order>, replicas: u64) -> FinalState {
         ledger,
         reservations: Some(reservations),
     }
+}
+
+/// The ledger of `products` once `orders` are all confirmed and nothing is held: each
+/// started at `initial`, nothing restocked.
+pub(crate) fn ledger_at_rest(orders: &[Order], products: &[&str], initial: u64) -> Vec<LedgerRow> {
+    products
+        .iter()
+        .map(|name| {
+            let confirmed: u64 = orders
+                .iter()
+                .filter(|o| o.name == *name)
+                .map(|o| o.quantity)
+                .sum();
+            LedgerRow {
+                name: name.to_string(),
+                quantity: initial - confirmed,
+                restocked: 0,
+                held: 0,
+                confirmed,
+                initial,
+            }
+        })
+        .collect()
 }

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use toystore_api::catalog::{LedgerRow, Reservation, ReservationState};
+use toystore_api::catalog::{Reservation, ReservationState};
 use toystore_api::node::Order;
 
+use super::fixtures::{ledger_at_rest, reservation};
 use crate::final_state::{FinalState, ReplicaState};
 use crate::history::{Event, EventType, Function};
 
@@ -134,7 +135,7 @@ impl Model {
             .insert(key.to_string(), KeyState::Committed(number));
         self.reservations.push(reservation(
             key,
-            name,
+            &name,
             quantity,
             ReservationState::Confirmed,
             Some(number),
@@ -171,10 +172,9 @@ impl Model {
                 // reconciler; the rest never got that far.
                 BuyOutcome::InfoLost if i & 1 == 0 => {
                     self.keys.insert(key.clone(), KeyState::Released);
-                    let name = PRODUCTS[product].to_string();
                     self.reservations.push(reservation(
                         &key,
-                        name,
+                        PRODUCTS[product],
                         quantity,
                         ReservationState::Released,
                         None,
@@ -207,24 +207,6 @@ impl Model {
             ),
             None => (invoke, EventType::Fail, json!({"code": 404})),
         }
-    }
-}
-
-fn reservation(
-    key: &str,
-    name: String,
-    quantity: u64,
-    state: ReservationState,
-    order_number: Option<u64>,
-) -> Reservation {
-    Reservation {
-        request_id: key.to_string(),
-        name,
-        quantity,
-        price: 1.0,
-        state,
-        order_number,
-        created_ms: 0,
     }
 }
 
@@ -272,25 +254,7 @@ pub(crate) fn simulate(plan: &[Planned]) -> (Vec<Event>, FinalState) {
             time_ns,
         })
         .collect();
-    let ledger = PRODUCTS
-        .iter()
-        .map(|name| {
-            let confirmed = model
-                .orders
-                .iter()
-                .filter(|o| o.name == *name)
-                .map(|o| o.quantity)
-                .sum();
-            LedgerRow {
-                name: name.to_string(),
-                quantity: INITIAL_STOCK - confirmed,
-                restocked: 0,
-                held: 0,
-                confirmed,
-                initial: INITIAL_STOCK,
-            }
-        })
-        .collect();
+    let ledger = ledger_at_rest(&model.orders, &PRODUCTS, INITIAL_STOCK);
     let replica = ReplicaState {
         orders: model.orders,
         digest: "same".to_string(),
