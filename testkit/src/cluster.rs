@@ -50,6 +50,8 @@ enum Home {
 /// A running cluster.
 pub struct Cluster {
     options: ClusterOptions,
+    /// How tests reach it, read once from its secrets at start.
+    transport: Transport,
     ports: NodePorts,
     // Fields drop in order: the processes die before their directory is removed.
     gateway: Option<ServiceProcess>,
@@ -94,10 +96,12 @@ impl Cluster {
         let dir = home.path().to_path_buf();
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         options.prepare(&dir)?;
+        let transport = options.client_transport(&dir)?;
         let catalog =
             ServiceProcess::start(options.catalog_spec(&dir)?).context("start catalog")?;
         let mut cluster = Cluster {
             options,
+            transport,
             ports,
             gateway: None,
             nodes: BTreeMap::new(),
@@ -210,9 +214,7 @@ impl Cluster {
 
     /// How tests reach this cluster: as the admin, over TLS, when it is secured.
     pub fn transport(&self) -> Transport {
-        self.options
-            .client_transport(self.dir())
-            .expect("the cluster's own secrets are readable")
+        self.transport.clone()
     }
 
     /// A pooled client of this cluster's transport with a per-request `timeout`.
