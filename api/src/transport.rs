@@ -9,6 +9,11 @@ use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
+/// How long a pooled connection may sit idle before the client drops it: under the
+/// servers' 30 s header timeout, so a client never sends on a connection the server is
+/// closing for idleness.
+pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The shortest secret accepted: shorter ones can be guessed.
 pub const MIN_SECRET_LEN: usize = 16;
 
@@ -100,10 +105,10 @@ impl Transport {
         }
     }
 
-    /// A client builder with the credential and TLS roots applied; callers add their own
-    /// timeouts and pool settings.
+    /// A client builder with the credential, TLS roots and [`POOL_IDLE_TIMEOUT`] applied;
+    /// callers add their own timeouts and pool settings.
     pub fn builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
-        let mut builder = reqwest::Client::builder();
+        let mut builder = reqwest::Client::builder().pool_idle_timeout(POOL_IDLE_TIMEOUT);
         if let Some(token) = &self.token {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|e| TransportError::Secret(e.to_string()))?;

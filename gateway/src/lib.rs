@@ -43,10 +43,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = server::shutdown_on_signal();
     let metrics = Metrics::new("gateway");
     let gateway_metrics = GatewayMetrics::register(&metrics);
-    let catalog_http = security.transport.http(|b| {
-        b.timeout(CATALOG_TIMEOUT)
-            .pool_idle_timeout(Duration::from_secs(20))
-    })?;
+    let catalog_http = security.transport.http(|b| b.timeout(CATALOG_TIMEOUT))?;
     let catalog = CatalogClient::new(&config.catalog, catalog_http);
     let cache = ProductCache::new(config.cache_capacity, config.cache == CacheMode::On);
     let router = Arc::new(LeaderRouter::with_transport(

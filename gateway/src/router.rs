@@ -76,10 +76,7 @@ impl LeaderRouter {
         deadline: Duration,
         metrics: GatewayMetrics,
     ) -> Result<Self, TransportError> {
-        let http = transport.http(|b| {
-            b.timeout(attempt_timeout)
-                .pool_idle_timeout(Duration::from_secs(20))
-        })?;
+        let http = transport.http(|b| b.timeout(attempt_timeout))?;
         Ok(LeaderRouter {
             nodes: nodes
                 .iter()

@@ -45,11 +45,7 @@ impl HttpNetwork {
         peers: BTreeMap<NodeId, String>,
         transport: &toystore_api::Transport,
     ) -> anyhow::Result<Self> {
-        let http = transport
-            .builder()?
-            .pool_idle_timeout(std::time::Duration::from_secs(20))
-            .tcp_nodelay(true)
-            .build()?;
+        let http = transport.builder()?.tcp_nodelay(true).build()?;
         Ok(HttpNetwork {
             http,
             not_a_voter: Arc::new(tokio::sync::Notify::new()),

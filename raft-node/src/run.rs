@@ -70,10 +70,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let gauges = RaftGauges::register(&metrics);
     let http = security
         .transport
-        .http(|b| {
-            b.timeout(CATALOG_TIMEOUT)
-                .pool_idle_timeout(Duration::from_secs(20))
-        })
+        .http(|b| b.timeout(CATALOG_TIMEOUT))
         .context("http client")?;
     let app: SharedApp = Arc::new(App {
         id: config.id,
