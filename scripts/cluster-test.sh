@@ -2,8 +2,17 @@
 # Runs scripts/cluster.sh for real in a temporary DATA_DIR on unused ports: up, status,
 # buys through the gateway, kill the leader, restart it, pause and resume a follower, down.
 # Part of scripts/test.sh. BUILD_PROFILE (default debug here) picks the binaries.
+# Usage: scripts/cluster-test.sh [--secure | --tls]: the same steps on a secured cluster,
+# where the internal routes also refuse a call without the cluster's credentials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+MODE=""
+case "${1:-}" in
+  "") ;;
+  --secure | --tls) MODE="$1" ;;
+  *) echo "usage: $0 [--secure | --tls]" >&2; exit 2 ;;
+esac
 
 export BUILD_PROFILE="${BUILD_PROFILE:-debug}"
 DATA_DIR="$(mktemp -d)"
@@ -46,11 +55,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
-GW() { echo "http://127.0.0.1:$GATEWAY_PORT"; }
+SECRETS="$DATA_DIR/secrets"
+SCHEME=http
+[[ "$MODE" == --tls ]] && SCHEME=https
+GW() { echo "$SCHEME://127.0.0.1:$GATEWAY_PORT"; }
+
+# A shopper: no credential; over TLS it checks the gateway against the cluster's CA.
+shopper() {
+  if [[ "$MODE" == --tls ]]; then
+    curl --cacert "$SECRETS/ca.pem" "$@"
+  else
+    curl "$@"
+  fi
+}
+
+# An operator: the admin token (and over TLS the admin certificate), read from files.
+operator() {
+  local extra=()
+  [[ -n "$MODE" ]] && extra+=(-H "@$SECRETS/admin.header")
+  [[ "$MODE" == --tls ]] && extra+=(--cacert "$SECRETS/ca.pem" --cert "$SECRETS/admin.pem" --key "$SECRETS/admin-key.pem")
+  curl "${extra[@]}" "$@"
+}
 
 buy() {
   local answer
-  answer="$(curl -sS --max-time 20 -X POST "$(GW)/orders" -H "Idempotency-Key: $1" \
+  answer="$(shopper -sS --max-time 20 -X POST "$(GW)/orders" -H "Idempotency-Key: $1" \
     -d '{"name": "Tux", "quantity": 1}')" || fail "buy $1: no answer"
   sed -n 's/.*"order_number":\([0-9]*\).*/\1/p' <<<"$answer" | grep . || fail "buy $1: $answer"
 }
@@ -69,7 +98,7 @@ eventually() {
 digests_equal() {
   local id first="" d
   for id in 1 2 3; do
-    d="$(curl -fsS --max-time 2 "http://127.0.0.1:$((NODE_PORT_BASE + id - 1))/cluster/digest")" || return 1
+    d="$(operator -fsS --max-time 2 "$SCHEME://127.0.0.1:$((NODE_PORT_BASE + id - 1))/cluster/digest")" || return 1
     d="$(sed -n 's/.*"digest":"\([0-9a-f]*\)".*/\1/p' <<<"$d")"
     [[ -n "$d" ]] || return 1
     [[ -z "$first" || "$d" == "$first" ]] || return 1
@@ -78,8 +107,9 @@ digests_equal() {
 }
 
 pick_ports
-echo "== up (DATA_DIR=$DATA_DIR, gateway port $GATEWAY_PORT)"
-"$CLUSTER" up || fail "up"
+echo "== up $MODE (DATA_DIR=$DATA_DIR, gateway port $GATEWAY_PORT)"
+# shellcheck disable=SC2086 # MODE is one flag or none
+"$CLUSTER" up $MODE || fail "up"
 "$CLUSTER" up >/dev/null || fail "a second up"
 [[ "$(find "$DATA_DIR/pids" -name '*.pid' | wc -l)" == 5 ]] || fail "a second up started something twice"
 
@@ -99,11 +129,23 @@ echo "== kill the leader, buy again"
 killed="$("$CLUSTER" kill leader | cut -d' ' -f1)"
 third="$(buy k3)"
 [[ "$third" == $((second + 1)) ]] || fail "order after failover not dense: $third"
-curl -fsS "$(GW)/orders/$first" | grep -q '"name":"Tux"' || fail "order $first lost after failover"
+shopper -fsS "$(GW)/orders/$first" | grep -q '"name":"Tux"' || fail "order $first lost after failover"
 
 echo "== restart $killed, wait for it to catch up"
 "$CLUSTER" restart "$killed" || fail "restart $killed"
 eventually 30 digests_equal
+
+if [[ -n "$MODE" ]]; then
+  echo "== internal and admin routes refuse a caller without credentials"
+  node1="$SCHEME://127.0.0.1:$NODE_PORT_BASE"
+  code="$(shopper -s -o /dev/null -w '%{http_code}' --max-time 5 "$node1/cluster/digest" || true)"
+  # Over mutual TLS the handshake itself fails (000); with tokens the node answers 401.
+  [[ "$code" == 401 || ( "$MODE" == --tls && "$code" == 000 ) ]] || fail "digest without credentials answered $code"
+  code="$(shopper -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$node1/cluster/membership" \
+    -H 'content-type: application/json' -d '{"voters":[1]}' || true)"
+  [[ "$code" == 401 || ( "$MODE" == --tls && "$code" == 000 ) ]] || fail "membership change without credentials answered $code"
+  [[ "$("$CLUSTER" status | grep -c ' up ')" == 5 ]] || fail "an anonymous call changed the cluster"
+fi
 
 echo "== pause and resume a follower"
 paused="$("$CLUSTER" pause follower | cut -d' ' -f1)"

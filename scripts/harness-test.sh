@@ -11,8 +11,8 @@ OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 cargo build --quiet --locked --bins
 
-echo "== jepsen-like test (30 s, all nemeses)"
-if ! "$BIN/jepsen-like" test --time 30 --clients 5 --rate 50 --interval 3 \
+echo "== jepsen-like test (30 s, all nemeses, TLS and credentials on every link)"
+if ! "$BIN/jepsen-like" test --time 30 --clients 5 --rate 50 --interval 3 --security tls \
   --bin-dir "$BIN" --out "$OUT/test"; then
   echo "harness-test: the jepsen-like run failed; its report:" >&2
   cat "$OUT/test/report.md" >&2 || true
@@ -29,7 +29,7 @@ done
 
 echo "== jepsen-like bench all --quick"
 "$BIN/jepsen-like" bench all --quick --bin-dir "$BIN" --out "$OUT/bench"
-for name in load cache crash scale; do
+for name in load cache crash scale tls; do
   for ext in md png; do
     [[ -s "$OUT/bench/$name.$ext" ]] || { echo "harness-test: $name.$ext missing" >&2; exit 1; }
   done

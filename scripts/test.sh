@@ -28,5 +28,8 @@ fi
 echo "== cluster script"
 scripts/cluster-test.sh
 
+echo "== cluster script, TLS on every link"
+scripts/cluster-test.sh --tls
+
 echo "== fault-injection harness and benchmarks"
 scripts/harness-test.sh

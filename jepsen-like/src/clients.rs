@@ -7,19 +7,17 @@ use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use toystore_api::catalog::SEED_PRODUCTS;
 use toystore_api::gateway::GatewayClient;
+use toystore_api::Transport;
 
 /// Per-request timeout of bench clients: above the gateway's own 10 s deadline, so the
 /// gateway, not the client, decides when a buy has failed.
 pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A gateway client with [`CLIENT_TIMEOUT`] and a pool large enough for every bench client.
-pub(crate) fn gateway_client(addr: &str) -> GatewayClient {
-    let http = reqwest::Client::builder()
-        .timeout(CLIENT_TIMEOUT)
-        .pool_max_idle_per_host(512)
-        .build()
-        .expect("static reqwest config");
-    GatewayClient::new(addr, http)
+/// A gateway client with [`CLIENT_TIMEOUT`] and a pool large enough for every bench
+/// client, speaking `https` when `transport` carries TLS roots.
+pub(crate) fn gateway_client(addr: &str, transport: &Transport) -> anyhow::Result<GatewayClient> {
+    let http = transport.http(|b| b.timeout(CLIENT_TIMEOUT).pool_max_idle_per_host(512))?;
+    Ok(GatewayClient::new(addr, http))
 }
 
 /// Waits until the gateway answers /health 200 and a buy-capable leader exists.

@@ -1,7 +1,8 @@
 //! What an experiment may do to a cluster: [`ClusterControl`], implemented for the
 //! `testkit` cluster the harness and the bench start.
 
-use testkit::{Cluster, Member};
+use testkit::{Cluster, ClusterOptions, Member};
+use toystore_api::Transport;
 
 /// What an experiment may do to a cluster the bench started itself. With `--gateway` the
 /// bench has no such control, and experiments that need it say so and skip that part.
@@ -10,6 +11,10 @@ pub(crate) trait ClusterControl: Send {
     fn gateway_addr(&self) -> String;
     /// `(id, host:port)` of every raft node.
     fn node_addrs(&self) -> Vec<(u64, String)>;
+    /// How the bench calls the nodes' internal routes: as the admin when secured.
+    fn transport(&self) -> Transport;
+    /// What the cluster was started with (to start another like it).
+    fn options(&self) -> ClusterOptions;
     /// Restarts the gateway with its cache on or off.
     fn set_gateway_cache(&mut self, on: bool) -> anyhow::Result<()>;
     /// SIGKILLs node `id`.
@@ -27,6 +32,14 @@ impl ClusterControl for Cluster {
 
     fn node_addrs(&self) -> Vec<(u64, String)> {
         Cluster::node_addrs(self)
+    }
+
+    fn transport(&self) -> Transport {
+        Cluster::transport(self)
+    }
+
+    fn options(&self) -> ClusterOptions {
+        Cluster::options(self).clone()
     }
 
     fn set_gateway_cache(&mut self, on: bool) -> anyhow::Result<()> {

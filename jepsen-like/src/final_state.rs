@@ -12,6 +12,7 @@ use toystore_api::catalog::LedgerRow;
 use toystore_api::catalog::Reservation;
 use toystore_api::node::NodeClient;
 use toystore_api::node::Order;
+use toystore_api::Transport;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct FinalState {
@@ -33,13 +34,16 @@ pub(crate) struct ReplicaState {
 impl FinalState {
     /// Reads every replica's orders (paged) and digest, and the catalog's ledger and
     /// reservations.
+    /// `transport` must carry a member's credential: these are internal routes.
     pub(crate) async fn collect(
         nodes: &[(u64, String)],
         catalog: &str,
+        transport: &Transport,
     ) -> anyhow::Result<FinalState> {
+        let http = transport.http(|b| b.timeout(Duration::from_secs(10)))?;
         let mut replicas = BTreeMap::new();
         for (id, addr) in nodes {
-            let client = NodeClient::with_timeout(addr, Duration::from_secs(10));
+            let client = NodeClient::new(addr, http.clone());
             let orders = client
                 .all_orders()
                 .await
@@ -51,7 +55,7 @@ impl FinalState {
                 .digest;
             replicas.insert(id.to_string(), ReplicaState { orders, digest });
         }
-        let catalog = CatalogClient::with_timeout(catalog, Duration::from_secs(10));
+        let catalog = CatalogClient::new(catalog, http);
         let ledger = catalog.ledger().await.context("catalog ledger")?;
         let reservations = catalog
             .reservations()

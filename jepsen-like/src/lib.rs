@@ -15,6 +15,7 @@
 //! - [`loadgen`]: a closed-loop HTTP load generator (N keep-alive connections, fixed window).
 //! - [`stats`]: latency summaries and medians, for the bench and the checker.
 //! - [`clients`]: the gateway client, random toys and keys, progress bars.
+//! - [`security`]: `--security open|tokens|tls` for the clusters both start.
 //! - [`chart`], [`markdown`]: the plots and tables both write.
 
 pub mod bench;
@@ -30,5 +31,6 @@ mod nemesis;
 mod proxy;
 mod report;
 pub mod run;
+mod security;
 mod stats;
 mod workload;

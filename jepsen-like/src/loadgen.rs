@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::Barrier;
+use toystore_api::Transport;
 
 use crate::clients::CLIENT_TIMEOUT;
 use crate::stats::Summary;
@@ -18,14 +19,20 @@ use crate::stats::Summary;
 pub(crate) type MakeRequest =
     Arc<dyn Fn(&reqwest::Client, usize, u64) -> reqwest::RequestBuilder + Send + Sync>;
 
-/// An HTTP/1.1 client whose pool keeps up to `connections` keep-alive connections per host.
-pub(crate) fn pooled_client(connections: usize) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(CLIENT_TIMEOUT)
-        .pool_max_idle_per_host(connections)
-        .tcp_nodelay(true)
-        .build()
-        .context("build the load generator's HTTP client")
+/// An HTTP/1.1 client of `transport` (TLS roots, credential) whose pool keeps up to
+/// `connections` keep-alive connections per host.
+pub(crate) fn pooled_client(
+    connections: usize,
+    transport: &Transport,
+) -> anyhow::Result<reqwest::Client> {
+    let http = transport
+        .http(|b| {
+            b.timeout(CLIENT_TIMEOUT)
+                .pool_max_idle_per_host(connections)
+                .tcp_nodelay(true)
+        })
+        .context("build the load generator's HTTP client")?;
+    Ok(http.client().clone())
 }
 
 /// What one connection's task measured.
@@ -36,16 +43,17 @@ struct TaskResult {
     ended: Instant,
 }
 
-/// Runs `connections` closed-loop tasks for `window` each, on a fresh client with a pool
-/// of `connections`. A request counts as a success when it answers 2xx and its body is
+/// Runs `connections` closed-loop tasks for `window` each, on a fresh client of
+/// `transport` with a pool of `connections`. A request counts as a success when it answers 2xx and its body is
 /// read; latencies are of successes, throughput is successes per second of the window.
 pub(crate) async fn closed_loop(
     connections: usize,
     window: Duration,
+    transport: &Transport,
     make: MakeRequest,
 ) -> anyhow::Result<Summary> {
     let connections = connections.max(1);
-    let client = pooled_client(connections)?;
+    let client = pooled_client(connections, transport)?;
     let barrier = Arc::new(Barrier::new(connections));
     let mut tasks = Vec::with_capacity(connections);
     for conn in 0..connections {

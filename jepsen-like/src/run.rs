@@ -19,6 +19,7 @@ use crate::history::{self, Recorder};
 use crate::nemesis::{FaultList, Nemesis};
 use crate::proxy::ProxyMesh;
 use crate::report;
+use crate::security::Security;
 use crate::workload::{self, WorkloadOptions};
 
 /// `jepsen-like test`.
@@ -53,6 +54,10 @@ pub struct TestArgs {
     /// Directory of the catalog, raft-node and gateway binaries.
     #[arg(long, env = "JEPSEN_BIN_DIR", default_value = "target/release")]
     pub(crate) bin_dir: PathBuf,
+    /// How the cluster is secured: open (plain HTTP), tokens, or tls (tokens and TLS on
+    /// every link, mutual between the services).
+    #[arg(long, env = "JEPSEN_SECURITY", value_enum, default_value_t = Security::Open)]
+    pub(crate) security: Security,
 }
 
 /// How long the cluster gets to settle after the faults are healed.
@@ -68,13 +73,14 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
             .unwrap_or(0)
     });
     let command = format!(
-        "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --nodes {}",
+        "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --nodes {} --security {}",
         args.time,
         args.clients,
         args.rate,
         args.nemesis.0.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
         args.interval,
-        args.nodes
+        args.nodes,
+        args.security.name()
     );
     println!("{command}");
     let dir = tempfile::tempdir()?;
@@ -95,6 +101,7 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
             "--reconcile-interval".into(),
             "1s".into(),
         ],
+        security: args.security.into(),
         ..Default::default()
     };
     let mut cluster = tokio::task::block_in_place(|| {
@@ -120,7 +127,8 @@ async fn drive(
     command: &str,
 ) -> anyhow::Result<Results> {
     cluster.wait_for_leader(Duration::from_secs(30)).await?;
-    wait_ready(&gateway_client(&cluster.gateway_addr())).await?;
+    let public = cluster.public_transport()?;
+    wait_ready(&gateway_client(&cluster.gateway_addr(), &public)?).await?;
 
     let recorder = Recorder::new();
     let duration = Duration::from_secs(args.time);
@@ -152,7 +160,8 @@ async fn drive(
             duration,
             seed,
         };
-        tokio::spawn(async move { workload::run(&gateway, &recorder, &options).await })
+        let http = workload::http(&public, &options)?;
+        tokio::spawn(async move { workload::run(&gateway, http, &recorder, &options).await })
     };
     let mut nemesis = Nemesis {
         cluster,
@@ -176,6 +185,7 @@ async fn drive(
     let final_state = FinalState::collect(
         &nemesis.cluster.node_addrs(),
         &nemesis.cluster.catalog_addr(),
+        &nemesis.cluster.transport(),
     )
     .await?;
     let events = recorder.events();

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use tokio::time::Instant;
 use toystore_api::gateway::GatewayClient;
-use toystore_api::CallError;
+use toystore_api::{CallError, Http, Transport};
 
 use crate::clients::{toy, toy_count};
 use crate::history::{EventType, Function, Recorder};
@@ -46,13 +46,19 @@ impl Acknowledged {
     }
 }
 
+/// The clients' shared pool: [`CLIENT_TIMEOUT`], a connection per client kept alive.
+pub(crate) fn http(transport: &Transport, options: &WorkloadOptions) -> anyhow::Result<Http> {
+    let clients = options.clients;
+    Ok(transport.http(|b| b.timeout(CLIENT_TIMEOUT).pool_max_idle_per_host(clients))?)
+}
+
 /// Runs every client until the duration is over; returns the number of ops done.
-pub(crate) async fn run(gateway_addr: &str, recorder: &Recorder, options: &WorkloadOptions) -> u64 {
-    let http = reqwest::Client::builder()
-        .timeout(CLIENT_TIMEOUT)
-        .pool_max_idle_per_host(options.clients)
-        .build()
-        .expect("static reqwest config");
+pub(crate) async fn run(
+    gateway_addr: &str,
+    http: Http,
+    recorder: &Recorder,
+    options: &WorkloadOptions,
+) -> u64 {
     let gateway = GatewayClient::new(gateway_addr, http);
     let acknowledged = Arc::new(Acknowledged::default());
     let end = Instant::now() + options.duration;

@@ -217,6 +217,11 @@ impl Cluster {
         self.transport.clone()
     }
 
+    /// How a shopper reaches this cluster's gateway: no credential, the CA when TLS is on.
+    pub fn public_transport(&self) -> anyhow::Result<Transport> {
+        self.options.public_transport(self.dir())
+    }
+
     /// A pooled client of this cluster's transport with a per-request `timeout`.
     pub fn http(&self, timeout: Duration) -> Http {
         self.transport()

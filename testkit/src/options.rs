@@ -119,6 +119,15 @@ impl ClusterOptions {
         }
     }
 
+    /// How a shopper reaches the gateway of the cluster in `dir`: no credential, but the
+    /// CA when the gateway speaks TLS.
+    pub fn public_transport(&self, dir: &Path) -> anyhow::Result<Transport> {
+        match self.secrets(dir) {
+            Some(secrets) => secrets.public_transport(),
+            None => Ok(Transport::default()),
+        }
+    }
+
     fn security_flags(&self, dir: &Path, name: &str, admin: bool) -> Vec<String> {
         let mut flags = self
             .secrets(dir)

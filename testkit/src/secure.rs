@@ -117,6 +117,20 @@ impl Secrets {
         args
     }
 
+    /// How a shopper's client reaches the public gateway: no credential, and the CA to
+    /// check the gateway's certificate when TLS is on.
+    pub fn public_transport(&self) -> anyhow::Result<Transport> {
+        let tls = if self.tls {
+            Some(ClientTls {
+                ca_pem: fs::read(self.ca())?,
+                identity_pem: None,
+            })
+        } else {
+            None
+        };
+        Ok(Transport { token: None, tls })
+    }
+
     /// How an operator's client reaches the cluster: the admin token (accepted wherever a
     /// member is), the CA and, for mutual TLS, the `admin` certificate when one was made.
     pub fn admin_transport(&self) -> anyhow::Result<Transport> {

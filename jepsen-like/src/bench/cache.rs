@@ -169,7 +169,7 @@ async fn measure(
 async fn switch_cache(ctx: &mut BenchContext<'_>, on: bool) -> anyhow::Result<()> {
     if let Some(cluster) = ctx.cluster.as_mut() {
         cluster.set_gateway_cache(on)?;
-        ctx.refresh_gateway();
+        ctx.refresh_gateway()?;
         wait_ready(&ctx.gateway).await?;
     }
     Ok(())

@@ -10,7 +10,6 @@ use testkit::observe::{converged_digests, find_leader};
 use tokio::sync::Mutex;
 use toystore_api::gateway::GatewayClient;
 use toystore_api::node::Digest;
-use toystore_api::Transport;
 
 use super::context::BenchContext;
 use crate::chart::{self, PointGroup, Timeline};
@@ -49,7 +48,7 @@ impl Faults {
     ) -> anyhow::Result<()> {
         let at = |fraction: f64| i == (buys as f64 * fraction) as usize;
         if at(0.2) {
-            let leader = find_leader(nodes, &Transport::default(), Duration::from_secs(1)).await;
+            let leader = find_leader(nodes, &cluster.transport(), Duration::from_secs(1)).await;
             let follower = nodes.iter().map(|n| n.0).find(|id| Some(*id) != leader);
             if let Some(id) = follower {
                 cluster.kill_node(id)?;
@@ -62,8 +61,7 @@ impl Faults {
                 self.marks.push((now, format!("restart {id}")));
             }
         } else if at(0.6) {
-            if let Some(id) =
-                find_leader(nodes, &Transport::default(), Duration::from_secs(1)).await
+            if let Some(id) = find_leader(nodes, &cluster.transport(), Duration::from_secs(1)).await
             {
                 cluster.kill_node(id)?;
                 self.killed_leader = Some(id);
@@ -98,7 +96,8 @@ pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     let (buys, rate) = if ctx.quick { (100, 25.0) } else { (1000, 50.0) };
     let nodes = cluster.node_addrs();
     let (samples, marks) = measure(&ctx.gateway, cluster, &nodes, buys, rate).await?;
-    let digests = converged_digests(&nodes, &Transport::default(), Duration::from_secs(60)).await;
+    let transport = cluster.transport();
+    let digests = converged_digests(&nodes, &transport, Duration::from_secs(60)).await;
     let run = Run {
         samples: &samples,
         marks: &marks,

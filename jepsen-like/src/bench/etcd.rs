@@ -17,11 +17,14 @@ mod targets;
 use std::time::Duration;
 
 use anyhow::Context;
+use toystore_api::Transport;
 
-use self::report::{Point, Row};
+pub(crate) use self::report::Point;
+use self::report::Row;
 pub(crate) use self::server::etcd_binary;
 use self::server::{rss_kib, EtcdCluster};
-use self::targets::{seed_etcd, Targets, Workload};
+use self::targets::seed_etcd;
+pub(crate) use self::targets::{Targets, Workload};
 use super::context::BenchContext;
 use crate::clients::{fresh_key, progress, toy, toy_count};
 use crate::loadgen::closed_loop;
@@ -121,11 +124,12 @@ async fn measure_all(
         }
         let mut sides: [Vec<Summary>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..plan.rounds {
-            for (side, make) in [targets.toystore(workload), targets.etcd(workload)]
-                .into_iter()
-                .enumerate()
-            {
-                let summary = closed_loop(connections, plan.window, make).await?;
+            let sides_of = [
+                (targets.toystore(workload), ctx.public.clone()),
+                (targets.etcd(workload), Transport::default()),
+            ];
+            for (side, (make, transport)) in sides_of.into_iter().enumerate() {
+                let summary = closed_loop(connections, plan.window, &transport, make).await?;
                 let (name, _) = workload.labels();
                 anyhow::ensure!(
                     summary.is_sane(),

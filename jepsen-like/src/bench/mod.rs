@@ -4,6 +4,7 @@
 //! - [`cache`]: query-then-maybe-buy sessions over p = 0..0.8, cache on and off.
 //! - [`crash`]: steady buys while a follower, then the leader, is killed and restarted.
 //! - [`scale`]: throughput and latency of buys and cached queries from 1 to 256 clients.
+//! - [`tls`]: the bench's cluster beside a twin with TLS on every link: what TLS costs.
 //! - [`etcd`]: the same load generator against toystore and a 3-member etcd (not in `all`).
 //!
 //! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Figures come from
@@ -16,6 +17,7 @@ pub(crate) mod crash;
 pub(crate) mod etcd;
 pub(crate) mod load;
 pub(crate) mod scale;
+pub(crate) mod tls;
 
 use std::path::PathBuf;
 
@@ -24,7 +26,11 @@ use clap::Args;
 
 pub(crate) use context::BenchContext;
 
+use toystore_api::transport::ClientTls;
+use toystore_api::Transport;
+
 use crate::clients::{gateway_client, wait_ready};
+use crate::security::Security;
 
 /// Which experiment to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +39,8 @@ pub(crate) enum Experiment {
     Cache,
     Crash,
     Scale,
+    /// Plain against TLS links, two clusters side by side.
+    Tls,
     /// Against a 3-member etcd; needs `etcd` on PATH, so not part of `all`.
     Etcd,
     All,
@@ -48,7 +56,7 @@ pub(crate) enum Cache {
 /// `jepsen-like bench EXPERIMENT [--gateway URL] [--out DIR] [--quick]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Which experiment: load, cache, crash, scale, etcd or all (all but etcd).
+    /// Which experiment: load, cache, crash, scale, tls, etcd or all (all but etcd).
     #[arg(value_enum)]
     pub(crate) experiment: Experiment,
     /// Measure a running cluster through this gateway (`host:port` or URL) instead of
@@ -71,6 +79,12 @@ pub struct BenchArgs {
     /// Raft nodes of the cluster to start.
     #[arg(long, env = "BENCH_NODES", default_value_t = 3)]
     pub(crate) nodes: u64,
+    /// How the started cluster is secured: open, tokens, or tls.
+    #[arg(long, env = "BENCH_SECURITY", value_enum, default_value_t = Security::Open)]
+    pub(crate) security: Security,
+    /// With `--gateway https://...`: the CA file that signed the gateway's certificate.
+    #[arg(long, env = "BENCH_TLS_CA")]
+    pub(crate) tls_ca: Option<PathBuf>,
 }
 
 /// Runs the bench command: starts a cluster unless `--gateway` is given.
@@ -79,8 +93,20 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
         etcd::etcd_binary()?; // before starting a cluster for nothing
     }
     if let Some(addr) = &args.gateway {
+        let public = match &args.tls_ca {
+            Some(path) => Transport {
+                token: None,
+                tls: Some(ClientTls {
+                    ca_pem: std::fs::read(path)
+                        .with_context(|| format!("read {}", path.display()))?,
+                    identity_pem: None,
+                }),
+            },
+            None => Transport::default(),
+        };
         let mut ctx = BenchContext {
-            gateway: gateway_client(addr),
+            gateway: gateway_client(addr, &public)?,
+            public,
             cluster: None,
             out: args.out.clone(),
             quick: args.quick,
@@ -98,12 +124,15 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
             ..Default::default()
         }),
         cache: args.cache == Cache::On,
+        security: args.security.into(),
         ..Default::default()
     };
     println!("starting a cluster in {}", dir.path().display());
     let mut cluster = testkit::Cluster::start_in(dir.path(), options)?;
+    let public = cluster.public_transport()?;
     let mut ctx = BenchContext {
-        gateway: gateway_client(&cluster.gateway_addr()),
+        gateway: gateway_client(&cluster.gateway_addr(), &public)?,
+        public,
         cluster: Some(&mut cluster),
         out: args.out.clone(),
         quick: args.quick,
@@ -140,6 +169,9 @@ pub(crate) async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> a
     }
     if all || experiment == Experiment::Scale {
         scale::run(ctx).await.context("scale experiment")?;
+    }
+    if all || experiment == Experiment::Tls {
+        tls::run(ctx).await.context("tls experiment")?;
     }
     if experiment == Experiment::Etcd {
         etcd::run(ctx).await.context("etcd experiment")?;
