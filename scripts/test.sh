@@ -28,5 +28,8 @@ fi
 echo "== cluster script"
 scripts/cluster-test.sh
 
+echo "== multi-host (network namespaces; skipped without root, ip and iptables)"
+scripts/multihost-test.sh
+
 echo "== fault-injection harness and benchmarks"
 scripts/harness-test.sh
