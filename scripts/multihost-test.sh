@@ -96,6 +96,9 @@ cleanup() {
   local rc=$? name
   set +e
   trap - EXIT INT TERM
+  # A signal's trap runs under the redirections of the command it interrupted (a probe's
+  # >/dev/null); the report goes to the script's own stdout and stderr.
+  exec 1>&3 2>&4
   stop_processes
   if ((rc != 0)) && [[ -n "$WORK" ]]; then show_logs; fi
   ((${#NAMESPACES[@]})) && for name in "${NAMESPACES[@]}"; do ip netns del "$name"; done
@@ -127,7 +130,15 @@ for candidate in iptables iptables-legacy; do
   fi
 done
 [[ -n "$IPT" ]] || unable "needs a working iptables (iptables or iptables-legacy)"
+# Root in a container may still lack the capabilities; find out before making anything.
+probe="mh-$SUFFIX-probe"
+if ip netns add "$probe" 2>/dev/null; then
+  ip netns del "$probe"
+else
+  unable "cannot create network namespaces here (needs CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+fi
 
+exec 3>&1 4>&2
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
