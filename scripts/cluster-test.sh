@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs scripts/cluster.sh for real in a temporary DATA_DIR on unused ports: up, status,
-# buys through the gateway, kill the leader, restart it, pause and resume a follower, down.
+# buys through the gateway, kill the leader, restart it, pause and resume a follower, add
+# and remove a node (the gateway follows without a restart), down.
 # Part of scripts/test.sh. BUILD_PROFILE (default debug here) picks the binaries.
 # Usage: scripts/cluster-test.sh [--secure | --tls]: the same steps on a secured cluster,
 # where the internal routes also refuse a call without the cluster's credentials.
@@ -152,6 +153,17 @@ paused="$("$CLUSTER" pause follower | cut -d' ' -f1)"
 "$CLUSTER" status | grep "^$paused " | grep -q paused || fail "$paused not shown paused"
 buy k4 >/dev/null
 "$CLUSTER" resume "$paused"
+eventually 30 digests_equal
+
+echo "== add node-4 and remove it again; the gateway follows without a restart"
+gateway_pid="$(cat "$DATA_DIR/pids/gateway.pid")"
+"$CLUSTER" add-node 4 || fail "add-node 4"
+shopper -fsS "$(GW)/cluster" | grep -q '"id":4,' || fail "the gateway does not list node-4"
+buy k5 >/dev/null
+"$CLUSTER" remove-node 4 || fail "remove-node 4"
+! shopper -fsS "$(GW)/cluster" | grep -q '"id":4,' || fail "the gateway still lists node-4"
+buy k6 >/dev/null
+[[ "$(cat "$DATA_DIR/pids/gateway.pid")" == "$gateway_pid" ]] || fail "the gateway was restarted"
 eventually 30 digests_equal
 
 echo "== down"

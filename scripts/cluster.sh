@@ -28,8 +28,8 @@ usage: scripts/cluster.sh VERB [ARGS]
   pause SVC            SIGSTOP a service
   resume SVC           SIGCONT a service
   restart SVC          kill a service and start it again
-  add-node ID          start node ID and join it as a voter
-  remove-node ID       take node ID out of the voters and stop it
+  add-node ID          start node ID and join it as a voter (the gateway learns of it)
+  remove-node ID       take node ID out of the voters and stop it (the gateway drops it)
   logs SVC             follow a service's log
   clean                down, then delete DATA_DIR
 
@@ -419,6 +419,21 @@ post_json() {
   [[ "${answer##*$'\n'}" == 200 ]] || die "POST $url: ${answer%$'\n'*}"
 }
 
+# Whether the gateway's GET /cluster lists node $1.
+gateway_lists() { fetch "127.0.0.1:$GATEWAY_PORT/cluster" | grep -q "\"id\":$1,"; }
+gateway_omits() { ! gateway_lists "$1"; }
+
+# Waits until a running gateway lists node $1 (yes) or no longer does (no): it polls the
+# nodes' membership itself, so it needs no restart.
+gateway_learns() {
+  pid_of gateway >/dev/null || return 0
+  if [[ "$2" == yes ]]; then
+    wait_for "the gateway to list node-$1" gateway_lists "$1"
+  else
+    wait_for "the gateway to drop node-$1" gateway_omits "$1"
+  fi
+}
+
 cmd_add_node() {
   local id="$1"
   [[ "$id" =~ ^[1-9][0-9]?$ ]] || die "add-node needs a node id from 1 to 99"
@@ -431,8 +446,8 @@ cmd_add_node() {
   post_json "$leader/cluster/learners" "{\"id\": $id, \"addr\": \"$(node_addr "$id")\"}"
   voters="$(echo "$NODES" | tr ' ' ',')"
   post_json "$leader/cluster/membership" "{\"voters\": [$voters]}"
-  # The gateway learns the node set at start; restart it so it can route to the new node.
-  cmd_restart gateway
+  # The gateway learns the membership from the nodes; wait until it routes to the new one.
+  gateway_learns "$id" yes
   echo "node-$id joined as a voter"
 }
 
@@ -450,7 +465,7 @@ cmd_remove_node() {
   fi
   NODES="$rest"
   save_state
-  cmd_restart gateway
+  gateway_learns "$id" no
   echo "node-$id removed"
 }
 

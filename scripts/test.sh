@@ -31,5 +31,8 @@ scripts/cluster-test.sh
 echo "== cluster script, TLS on every link"
 scripts/cluster-test.sh --tls
 
+echo "== multi-host (network namespaces; skipped without root, ip and iptables)"
+scripts/multihost-test.sh
+
 echo "== fault-injection harness and benchmarks"
 scripts/harness-test.sh

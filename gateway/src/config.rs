@@ -27,7 +27,9 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_CATALOG", default_value = "127.0.0.1:10086")]
     pub catalog: String,
 
-    /// The order nodes as `id=host:port,...`.
+    /// The order nodes to start from as `id=host:port,...`; the gateway then follows the
+    /// membership the nodes report (added and removed nodes), and falls back to these when
+    /// no node answers.
     #[arg(long, env = "GATEWAY_NODES", value_parser = parse_nodes,
           default_value = "1=127.0.0.1:10010,2=127.0.0.1:10011,3=127.0.0.1:10012")]
     pub nodes: Peers,

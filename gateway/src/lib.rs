@@ -6,6 +6,7 @@
 //! - [`cache`]: the product cache and its guard against stale inserts.
 //! - [`invalidation`]: the subscription to the catalog's `/events`.
 //! - [`router`]: `LeaderRouter`, leader discovery, retries and failover.
+//! - [`membership`]: the nodes routed over, learned from the nodes' `/cluster/status`.
 //! - [`http`]: the routes and handlers.
 //! - [`metrics`]: the gateway's own Prometheus figures.
 //! - [`openapi`]: `GET /openapi.json`, derived from the wire types.
@@ -16,6 +17,7 @@ pub mod cache;
 pub mod config;
 pub mod http;
 mod invalidation;
+pub mod membership;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
@@ -55,7 +57,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )?);
     tracing::info!(
         catalog = %config.catalog,
-        nodes = ?config.nodes.0,
+        seeds = ?config.nodes.0,
         cache = ?config.cache,
         deadline = ?config.deadline,
         "gateway ready"
@@ -66,6 +68,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         gateway_metrics.clone(),
         shutdown.clone(),
     ));
+    // Seeds first, then whatever the nodes say the membership is.
+    let membership = tokio::spawn({
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        async move { router.keep_membership(shutdown).await }
+    });
     let admission = admission::Admission::new(
         config.max_pending_buys as usize,
         gateway_metrics.pending_buys.clone(),
@@ -91,6 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await;
     shutdown.cancel();
     let _ = subscriber.await;
+    let _ = membership.await;
     tracing::info!("gateway stopped");
     served
 }

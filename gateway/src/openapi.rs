@@ -176,7 +176,8 @@ fn get_order() {}
 #[utoipa::path(
     get, path = "/cluster", tag = "operations",
     summary = "Every order replica as the gateway sees it, and the leader",
-    description = "Asks every configured node for its status at once; a node that does not \
+    description = "Asks every node the gateway routes over (the membership it learned from \
+        the nodes, starting from `--nodes`) for its status at once; a node that does not \
         answer in time is listed with `reachable: false`. `leader` is null when no node leads.",
     responses(
         (status = 200, description = "The cluster", body = Data<ClusterView>,

@@ -13,19 +13,27 @@
 //! after a moment the router asks the other nodes whether one of them now leads, and if
 //! so sends the request there. Giving up on an attempt is safe for the same reason a
 //! retry is: the request id makes a second commit of the same buy impossible.
+//!
+//! The nodes it routes over start as the `--nodes` seeds and follow the Raft membership:
+//! [`LeaderRouter::keep_membership`] asks the nodes for `/cluster/status` every second, and
+//! sooner when the leader is lost or a 421 names a node it does not know, and
+//! [`crate::membership::merge`] turns the answers into the new node set.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use service_core::ApiError;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use toystore_api::gateway::{ClusterView, NodeView};
-use toystore_api::node::{leader_hint, NodeClient, Role};
+use toystore_api::node::{leader_hint, ClusterStatus, NodeClient, Role};
 use toystore_api::transport::TransportError;
-use toystore_api::{CallError, ErrorKind, Transport};
+use toystore_api::{CallError, ErrorKind, Http, Transport};
 
+use crate::membership::{merge, Membership, NodeSet};
 use crate::metrics::GatewayMetrics;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(20);
@@ -35,11 +43,21 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long an attempt may go unanswered before the router looks for another leader, and
 /// the least time between two such looks (one look serves every waiting request).
 const PROBE_AFTER: Duration = Duration::from_millis(300);
+/// How often the nodes are asked for the membership.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// Least time between two membership refreshes, however often one is asked for.
+const REFRESH_GAP: Duration = Duration::from_millis(200);
 
 /// Sends order requests to the node that leads, following it across failovers.
 pub struct LeaderRouter {
-    nodes: BTreeMap<u64, (String, NodeClient)>,
-    ids_by_addr: HashMap<String, u64>,
+    /// `--nodes`: where the membership is first asked for, and the fallback.
+    seeds: BTreeMap<u64, String>,
+    /// The nodes routed over now; replaced whole when the membership changes.
+    nodes: RwLock<Arc<NodeSet>>,
+    /// Every node client's connection pool (the attempt timeout, the cluster secret, TLS).
+    http: Http,
+    /// Asks [`LeaderRouter::keep_membership`] for a refresh before its next round.
+    refresh_soon: Notify,
     /// The node believed to lead; receivers wake when a leader becomes known.
     leader: watch::Sender<Option<u64>>,
     /// When the other nodes were last asked who leads; held while asking.
@@ -49,7 +67,8 @@ pub struct LeaderRouter {
 }
 
 impl LeaderRouter {
-    /// `nodes` maps ids to `host:port`; each attempt times out after `attempt_timeout`.
+    /// `nodes` (the seeds) maps ids to `host:port`; each attempt times out after
+    /// `attempt_timeout`.
     /// Plain HTTP without a credential; see [`LeaderRouter::with_transport`].
     pub fn new(
         nodes: &BTreeMap<u64, String>,
@@ -77,12 +96,12 @@ impl LeaderRouter {
         metrics: GatewayMetrics,
     ) -> Result<Self, TransportError> {
         let http = transport.http(|b| b.timeout(attempt_timeout))?;
+        let set = NodeSet::new(Membership::from_seeds(nodes), &http).expect("at least one node");
         Ok(LeaderRouter {
-            nodes: nodes
-                .iter()
-                .map(|(id, addr)| (*id, (addr.clone(), NodeClient::new(addr, http.clone()))))
-                .collect(),
-            ids_by_addr: nodes.iter().map(|(id, addr)| (addr.clone(), *id)).collect(),
+            seeds: nodes.clone(),
+            nodes: RwLock::new(Arc::new(set)),
+            http,
+            refresh_soon: Notify::new(),
             leader: watch::Sender::new(None),
             last_probe: tokio::sync::Mutex::new(None),
             deadline,
@@ -95,6 +114,14 @@ impl LeaderRouter {
         *self.leader.borrow()
     }
 
+    /// The nodes routed over now.
+    pub fn nodes(&self) -> Arc<NodeSet> {
+        self.nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn set_leader(&self, id: Option<u64>) {
         self.leader.send_if_modified(|leader| {
             if *leader == id {
@@ -103,6 +130,9 @@ impl LeaderRouter {
             if id.is_some() {
                 self.metrics.leader_changes.inc();
                 tracing::info!(leader = ?id, previous = ?*leader, "order leader changed");
+            } else {
+                // Losing the leader may mean the membership changed under us.
+                self.refresh_soon.notify_one();
             }
             *leader = id;
             true
@@ -149,57 +179,67 @@ impl LeaderRouter {
             return None;
         }
         *last = Some(Instant::now());
-        let asks =
-            self.nodes
-                .iter()
-                .filter(|(id, _)| **id != stuck)
-                .map(|(_, (_, client))| async move {
-                    tokio::time::timeout(PROBE_AFTER, client.status())
-                        .await
-                        .ok()?
-                        .ok()
-                });
+        let nodes = self.nodes();
+        let asks = nodes
+            .iter()
+            .filter(|(id, _)| *id != stuck)
+            .map(|(_, node)| async move {
+                tokio::time::timeout(PROBE_AFTER, node.client.status())
+                    .await
+                    .ok()?
+                    .ok()
+            });
         let answers: Vec<_> = futures::future::join_all(asks)
             .await
             .into_iter()
             .flatten()
             .collect();
-        let majority = self.nodes.len() / 2 + 1;
         let found = answers
             .iter()
             .filter(|status| status.state == Role::Leader)
             .filter(|claim| {
                 let named = answers
                     .iter()
+                    .filter(|status| nodes.is_voter(status.id))
                     .filter(|status| status.leader_id == Some(claim.id))
                     .count();
-                named >= majority
+                named >= nodes.majority()
             })
             .max_by_key(|claim| claim.term)
             .map(|claim| claim.id)
-            .filter(|id| self.nodes.contains_key(id));
+            .filter(|id| nodes.contains(*id));
         if found.is_some() {
             self.set_leader(found);
         }
         found
     }
 
-    fn next_after(&self, id: u64) -> u64 {
-        self.nodes
-            .range(id + 1..)
-            .next()
-            .or_else(|| self.nodes.iter().next())
-            .map(|(id, _)| *id)
-            .expect("at least one node")
-    }
-
-    /// Which of our nodes a 421 points at.
+    /// Which of our nodes a 421 points at. A hint at a node we do not know yet (just
+    /// added) asks for a membership refresh.
     fn hinted(&self, err: &CallError) -> Option<Option<u64>> {
         let (id, addr) = leader_hint(err)?;
-        Some(
-            id.filter(|id| self.nodes.contains_key(id))
-                .or_else(|| addr.and_then(|a| self.ids_by_addr.get(&a).copied())),
-        )
+        let nodes = self.nodes();
+        let known = id
+            .filter(|id| nodes.contains(*id))
+            .or_else(|| addr.and_then(|a| nodes.id_at(&a)));
+        if known.is_none() && id.is_some() {
+            self.refresh_soon.notify_one();
+        }
+        Some(known)
+    }
+
+    /// The client of node `id`, or of the first node when `id` has left the membership
+    /// (its id comes back so the caller moves on from there).
+    fn client_of(&self, id: u64) -> (u64, NodeClient) {
+        let nodes = self.nodes();
+        match nodes.get(id) {
+            Some(node) => (id, node.client.clone()),
+            None => {
+                let first = nodes.first();
+                let node = nodes.get(first).expect("first is a node");
+                (first, node.client.clone())
+            }
+        }
     }
 
     /// Runs `op` against the leader until it answers definitely or the deadline passes.
@@ -209,9 +249,7 @@ impl LeaderRouter {
         Fut: Future<Output = Result<T, CallError>>,
     {
         let end = Instant::now() + self.deadline;
-        let mut target = self
-            .leader()
-            .unwrap_or_else(|| *self.nodes.keys().next().expect("at least one node"));
+        let mut target = self.leader().unwrap_or_else(|| self.nodes().first());
         let mut backoff = FIRST_BACKOFF;
         let mut hint_streak = 0;
         let mut first = true;
@@ -220,7 +258,8 @@ impl LeaderRouter {
                 self.metrics.retries.inc();
             }
             first = false;
-            let client = self.nodes[&target].1.clone();
+            let client;
+            (target, client) = self.client_of(target);
             let result = tokio::select! {
                 result = tokio::time::timeout_at(end, op(client)) => result.ok(),
                 leader = self.another_leader(target) => {
@@ -253,7 +292,7 @@ impl LeaderRouter {
                 }
                 Some(_) => {
                     self.set_leader(None);
-                    target = self.next_after(target);
+                    target = self.nodes().next_after(target);
                 }
                 None => {
                     if let Some(definite) = definite(&err) {
@@ -263,7 +302,7 @@ impl LeaderRouter {
                     if self.leader() == Some(target) {
                         self.set_leader(None);
                     }
-                    target = self.next_after(target);
+                    target = self.nodes().next_after(target);
                 }
             }
             hint_streak = 0;
@@ -283,16 +322,10 @@ impl LeaderRouter {
         Err(ApiError::kind(ErrorKind::NoLeader))
     }
 
-    /// Every node's view of the cluster, asked concurrently.
+    /// Every node's view of the cluster, asked concurrently. The answers also refresh
+    /// the membership, for the next view and the next request.
     pub async fn cluster_view(&self) -> ClusterView {
-        let asks = self.nodes.iter().map(|(id, (addr, client))| async move {
-            let status = tokio::time::timeout(STATUS_TIMEOUT, client.status())
-                .await
-                .ok()
-                .and_then(Result::ok);
-            (*id, addr.clone(), status)
-        });
-        let answers = futures::future::join_all(asks).await;
+        let answers = self.ask_statuses().await;
         let leader = answers
             .iter()
             .filter(|(_, _, s)| matches!(s, Some(s) if s.state == Role::Leader))
@@ -305,6 +338,7 @@ impl LeaderRouter {
         if leader.is_some() {
             self.set_leader(leader);
         }
+        self.learn_membership(&answers);
         ClusterView {
             leader,
             term,
@@ -318,6 +352,66 @@ impl LeaderRouter {
                     last_applied: status.and_then(|s| s.last_applied),
                 })
                 .collect(),
+        }
+    }
+
+    /// `/cluster/status` of every node routed over, at once; `None` for a node that did
+    /// not answer within [`STATUS_TIMEOUT`].
+    async fn ask_statuses(&self) -> Vec<(u64, String, Option<ClusterStatus>)> {
+        let nodes = self.nodes();
+        let asks = nodes.iter().map(|(id, node)| async move {
+            let status = tokio::time::timeout(STATUS_TIMEOUT, node.client.status())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            (id, node.addr.clone(), status)
+        });
+        futures::future::join_all(asks).await
+    }
+
+    /// Replaces the node set with what `answers` say the membership is, if that differs.
+    fn learn_membership(&self, answers: &[(u64, String, Option<ClusterStatus>)]) {
+        let statuses: Vec<ClusterStatus> = answers
+            .iter()
+            .filter_map(|(_, _, status)| status.clone())
+            .collect();
+        let mut nodes = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
+        let membership = merge(&self.seeds, nodes.membership(), &statuses);
+        if &membership == nodes.membership() {
+            return;
+        }
+        let Some(set) = NodeSet::new(membership, &self.http) else {
+            return;
+        };
+        tracing::info!(
+            nodes = ?set.membership().nodes,
+            voters = ?set.membership().voters,
+            previous = ?nodes.membership().nodes,
+            "order nodes changed"
+        );
+        *nodes = Arc::new(set);
+        drop(nodes);
+        if self.leader().is_some_and(|id| !self.nodes().contains(id)) {
+            self.set_leader(None);
+        }
+    }
+
+    /// Asks the nodes for the membership every [`REFRESH_EVERY`], and sooner when a
+    /// request asks for it, until `shutdown`.
+    pub async fn keep_membership(&self, shutdown: CancellationToken) {
+        loop {
+            let answers = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                answers = self.ask_statuses() => answers,
+            };
+            self.learn_membership(&answers);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(REFRESH_EVERY) => {}
+                _ = self.refresh_soon.notified() => {
+                    tokio::time::sleep(REFRESH_GAP).await;
+                }
+            }
         }
     }
 }

@@ -50,7 +50,7 @@ pub struct ClusterView {
     pub leader: Option<u64>,
     /// The highest term any node reported.
     pub term: Option<u64>,
-    /// Every configured node, reachable or not.
+    /// Every node the gateway routes over (the membership it learned), reachable or not.
     pub nodes: Vec<NodeView>,
 }
 
@@ -60,7 +60,7 @@ pub struct ClusterView {
 pub struct NodeView {
     /// The node's id.
     pub id: u64,
-    /// Its `host:port`, as the gateway's `--nodes` gives it.
+    /// Its `host:port`, as the gateway's `--nodes` gives it, or else the membership.
     pub addr: String,
     /// Its part in Raft (null when it did not answer).
     pub state: Option<Role>,
