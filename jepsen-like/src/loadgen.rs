@@ -38,9 +38,31 @@ pub(crate) fn pooled_client(
 /// What one connection's task measured.
 struct TaskResult {
     latencies_ms: Vec<f64>,
+    /// Latencies of `503 Service Unavailable` answers: load the server shed.
+    shed_ms: Vec<f64>,
+    /// Every other failure (shed answers included).
     errors: usize,
     began: Instant,
     ended: Instant,
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// 2xx, whole body read.
+    Ok,
+    /// 503: the server refused it for load.
+    Shed,
+    /// Anything else.
+    Failed,
+}
+
+/// A closed-loop run with the shed requests apart: `ok` as from [`closed_loop`], `shed`
+/// the 503 answers (their latency: how fast a refusal came).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ShedSummary {
+    pub(crate) ok: Summary,
+    pub(crate) shed: Summary,
 }
 
 /// Runs `connections` closed-loop tasks for `window` each, on a fresh client of
@@ -52,6 +74,33 @@ pub(crate) async fn closed_loop(
     transport: &Transport,
     make: MakeRequest,
 ) -> anyhow::Result<Summary> {
+    let results = run_tasks(connections, window, transport, make).await?;
+    Ok(summarize(&results))
+}
+
+/// [`closed_loop`], keeping the 503 answers apart from the successes.
+pub(crate) async fn closed_loop_shed(
+    connections: usize,
+    window: Duration,
+    transport: &Transport,
+    make: MakeRequest,
+) -> anyhow::Result<ShedSummary> {
+    let results = run_tasks(connections, window, transport, make).await?;
+    let ok = summarize(&results);
+    let shed: Vec<f64> = results
+        .iter()
+        .flat_map(|r| r.shed_ms.iter().copied())
+        .collect();
+    let shed = Summary::of(&shed, 0, span(&results));
+    Ok(ShedSummary { ok, shed })
+}
+
+async fn run_tasks(
+    connections: usize,
+    window: Duration,
+    transport: &Transport,
+    make: MakeRequest,
+) -> anyhow::Result<Vec<TaskResult>> {
     let connections = connections.max(1);
     let client = pooled_client(connections, transport)?;
     let barrier = Arc::new(Barrier::new(connections));
@@ -65,6 +114,7 @@ pub(crate) async fn closed_loop(
             let began = Instant::now();
             let mut result = TaskResult {
                 latencies_ms: Vec::new(),
+                shed_ms: Vec::new(),
                 errors: 0,
                 began,
                 ended: began,
@@ -72,12 +122,15 @@ pub(crate) async fn closed_loop(
             let mut seq = 1;
             while began.elapsed() < window {
                 let sent = Instant::now();
-                if send(&client, make(&client, conn, seq)).await {
-                    result
-                        .latencies_ms
-                        .push(sent.elapsed().as_secs_f64() * 1000.0);
-                } else {
-                    result.errors += 1;
+                let outcome = send(&client, make(&client, conn, seq)).await;
+                let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                match outcome {
+                    Outcome::Ok => result.latencies_ms.push(ms),
+                    Outcome::Shed => {
+                        result.shed_ms.push(ms);
+                        result.errors += 1;
+                    }
+                    Outcome::Failed => result.errors += 1,
                 }
                 seq += 1;
             }
@@ -89,33 +142,46 @@ pub(crate) async fn closed_loop(
     for task in tasks {
         results.push(task.await.context("load generator task")?);
     }
-    Ok(summarize(&results))
+    Ok(results)
 }
 
-/// True when the request answered 2xx and its whole body arrived.
-async fn send(client: &reqwest::Client, request: reqwest::RequestBuilder) -> bool {
+/// [`Outcome::Ok`] when the request answered 2xx and its whole body arrived.
+async fn send(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Outcome {
     let Ok(request) = request.build() else {
-        return false;
+        return Outcome::Failed;
     };
     match client.execute(request).await {
-        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+        Ok(response) if response.status().is_success() => match response.bytes().await {
+            Ok(_) => Outcome::Ok,
+            Err(_) => Outcome::Failed,
+        },
         Ok(response) => {
+            let shed = response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE;
             // Drain it, so the connection goes back to the pool.
             let _ = response.bytes().await;
-            false
+            if shed {
+                Outcome::Shed
+            } else {
+                Outcome::Failed
+            }
         }
-        Err(_) => false,
+        Err(_) => Outcome::Failed,
+    }
+}
+
+/// Wall time from the first task's start to the last one's finish.
+fn span(results: &[TaskResult]) -> Duration {
+    let began = results.iter().map(|r| r.began).min();
+    let ended = results.iter().map(|r| r.ended).max();
+    match (began, ended) {
+        (Some(began), Some(ended)) => ended.duration_since(began),
+        _ => Duration::ZERO,
     }
 }
 
 /// One summary over every task: wall time from the first start to the last finish.
 fn summarize(results: &[TaskResult]) -> Summary {
-    let began = results.iter().map(|r| r.began).min();
-    let ended = results.iter().map(|r| r.ended).max();
-    let elapsed = match (began, ended) {
-        (Some(began), Some(ended)) => ended.duration_since(began),
-        _ => Duration::ZERO,
-    };
+    let elapsed = span(results);
     let latencies: Vec<f64> = results
         .iter()
         .flat_map(|r| r.latencies_ms.iter().copied())
@@ -133,6 +199,7 @@ mod tests {
         let start = Instant::now();
         let task = |ms: &[f64], errors, from: u64, to: u64| TaskResult {
             latencies_ms: ms.to_vec(),
+            shed_ms: Vec::new(),
             errors,
             began: start + Duration::from_millis(from),
             ended: start + Duration::from_millis(to),

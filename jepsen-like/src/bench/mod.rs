@@ -4,6 +4,8 @@
 //! - [`cache`]: query-then-maybe-buy sessions over p = 0..0.8, cache on and off.
 //! - [`crash`]: steady buys while a follower, then the leader, is killed and restarted.
 //! - [`scale`]: throughput and latency of buys and cached queries from 1 to 256 clients.
+//! - [`overload`]: buys beside thousands of half-open connections, and at 4x and 16x the
+//!   saturating load: fast 503s, bounded latency, flat memory.
 //! - [`tls`]: the bench's cluster beside a twin with TLS on every link: what TLS costs.
 //! - [`etcd`]: the same load generator against toystore and a 3-member etcd (not in `all`).
 //!
@@ -16,6 +18,7 @@ mod context;
 pub(crate) mod crash;
 pub(crate) mod etcd;
 pub(crate) mod load;
+pub(crate) mod overload;
 pub(crate) mod scale;
 pub(crate) mod tls;
 
@@ -39,6 +42,8 @@ pub(crate) enum Experiment {
     Cache,
     Crash,
     Scale,
+    /// Idle half-open connections and 4x/16x the saturating buy load.
+    Overload,
     /// Plain against TLS links, two clusters side by side.
     Tls,
     /// Against a 3-member etcd; needs `etcd` on PATH, so not part of `all`.
@@ -56,7 +61,7 @@ pub(crate) enum Cache {
 /// `jepsen-like bench EXPERIMENT [--gateway URL] [--out DIR] [--quick]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Which experiment: load, cache, crash, scale, tls, etcd or all (all but etcd).
+    /// Which experiment: load, cache, crash, scale, overload, tls, etcd or all (all but etcd).
     #[arg(value_enum)]
     pub(crate) experiment: Experiment,
     /// Measure a running cluster through this gateway (`host:port` or URL) instead of
@@ -169,6 +174,9 @@ pub(crate) async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> a
     }
     if all || experiment == Experiment::Scale {
         scale::run(ctx).await.context("scale experiment")?;
+    }
+    if all || experiment == Experiment::Overload {
+        overload::run(ctx).await.context("overload experiment")?;
     }
     if all || experiment == Experiment::Tls {
         tls::run(ctx).await.context("tls experiment")?;
