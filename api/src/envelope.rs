@@ -81,6 +81,27 @@ impl ErrorDetail {
     }
 }
 
+/// One item's outcome in a batch answer: `{"data": T}` or `{"error": {...}}`, the same
+/// shapes as a whole answer, so one item of a batch reads like the single call it replaces.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome<T> {
+    /// The item succeeded.
+    Data(T),
+    /// The item failed, as the single call would have.
+    Error(ErrorDetail),
+}
+
+impl<T> Outcome<T> {
+    /// `Ok` for data, the error detail otherwise.
+    pub fn into_result(self) -> Result<T, ErrorDetail> {
+        match self {
+            Outcome::Data(data) => Ok(data),
+            Outcome::Error(detail) => Err(detail),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +114,18 @@ mod tests {
         assert_eq!(body.error.extra["leader_id"], 2);
         assert_eq!(body.error.kind(), Some(ErrorKind::NotLeader));
         assert_eq!(serde_json::to_value(&body).unwrap(), json);
+    }
+
+    #[test]
+    fn an_outcome_reads_like_a_whole_answer() {
+        let ok: Outcome<u64> = serde_json::from_value(serde_json::json!({"data": 7})).unwrap();
+        assert_eq!(ok, Outcome::Data(7));
+        let json = serde_json::json!({"error": {"code": 409, "message": "out of stock"}});
+        let failed: Outcome<u64> = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(
+            failed.clone().into_result().unwrap_err().kind(),
+            Some(ErrorKind::OutOfStock)
+        );
+        assert_eq!(serde_json::to_value(&failed).unwrap(), json);
     }
 }

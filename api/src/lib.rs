@@ -20,6 +20,6 @@ pub mod node;
 pub mod transport;
 
 pub use call::{CallError, Endpoint};
-pub use envelope::{Data, ErrorBody, ErrorDetail, Health};
+pub use envelope::{Data, ErrorBody, ErrorDetail, Health, Outcome};
 pub use errors::ErrorKind;
 pub use transport::{Http, Secret, Transport};

@@ -4,7 +4,7 @@
 use testkit::access::{refusals, Guard, Probe};
 use testkit::{Cluster, ClusterOptions, SecurityMode};
 
-const PROBES: [Probe; 6] = [
+const PROBES: [Probe; 8] = [
     Probe {
         method: "POST",
         path: "/reservations",
@@ -21,6 +21,18 @@ const PROBES: [Probe; 6] = [
         method: "POST",
         path: "/reservations/auth-1/release",
         body: "",
+        guard: Guard::Member,
+    },
+    Probe {
+        method: "POST",
+        path: "/batch/reservations",
+        body: r#"{"items":[{"request_id":"auth-2","name":"Tux","quantity":5}]}"#,
+        guard: Guard::Member,
+    },
+    Probe {
+        method: "POST",
+        path: "/batch/confirmations",
+        body: r#"{"items":[{"request_id":"auth-2","order_number":1}]}"#,
         guard: Guard::Member,
     },
     Probe {

@@ -16,6 +16,9 @@ use crate::envelope::ApiError;
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// The limit of [`BatchBody`]: a batch of the most items, each at the longest key and name.
+pub const MAX_BATCH_BODY_BYTES: usize = 512 * 1024;
+
 /// A request body decoded from JSON, within [`MAX_BODY_BYTES`].
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
@@ -30,6 +33,24 @@ where
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_limited(req.into_body()).await?;
         decode(&bytes).map(JsonBody)
+    }
+}
+
+/// A batch request's JSON body: [`JsonBody`] with the larger [`MAX_BATCH_BODY_BYTES`]
+/// limit, for the internal routes that take many items in one call.
+#[derive(Debug, Clone)]
+pub struct BatchBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for BatchBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_up_to(req.into_body(), MAX_BATCH_BODY_BYTES).await?;
+        decode(&bytes).map(BatchBody)
     }
 }
 
@@ -73,20 +94,22 @@ where
 
 /// Reads a whole body, refusing it once it passes [`MAX_BODY_BYTES`].
 pub async fn read_limited(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|err| {
-            // to_bytes reports both an over-long body and a broken stream; only the first is 413.
-            let text = err.to_string();
-            if text.contains("length limit") {
-                ApiError::new(
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body larger than {MAX_BODY_BYTES} bytes"),
-                )
-            } else {
-                ApiError::bad_request(format!("could not read request body: {text}"))
-            }
-        })
+    read_up_to(body, MAX_BODY_BYTES).await
+}
+
+async fn read_up_to(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        // to_bytes reports both an over-long body and a broken stream; only the first is 413.
+        let text = err.to_string();
+        if text.contains("length limit") {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body larger than {limit} bytes"),
+            )
+        } else {
+            ApiError::bad_request(format!("could not read request body: {text}"))
+        }
+    })
 }
 
 /// Decodes JSON with the contract's 400 messages.

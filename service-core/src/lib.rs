@@ -29,6 +29,6 @@ pub mod tls;
 pub mod validate;
 
 pub use envelope::ApiError;
-pub use extract::{JsonBody, PathParams, QueryParams};
+pub use extract::{BatchBody, JsonBody, PathParams, QueryParams};
 pub use metrics::Metrics;
 pub use toystore_api::Data;

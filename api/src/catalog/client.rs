@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 
 use super::types::{
-    ConfirmRequest, Hello, Invalidate, LedgerRow, PriceChange, Product, Reservation,
-    ReserveRequest, EVENT_HELLO, EVENT_INVALIDATE,
+    BatchAnswer, ConfirmBatch, ConfirmItem, ConfirmRequest, Hello, Invalidate, LedgerRow,
+    PriceChange, Product, Reservation, ReserveBatch, ReserveRequest, EVENT_HELLO, EVENT_INVALIDATE,
 };
 use crate::call::{self, encode_segment, CallError, Endpoint};
 
@@ -64,6 +64,37 @@ impl CatalogClient {
     /// `POST /reservations`: takes the stock, once per request id.
     pub async fn reserve(&self, request: &ReserveRequest) -> Result<Reservation, CallError> {
         call::send(self.endpoint.post("/reservations").json(request)).await
+    }
+
+    /// `POST /batch/reservations`: takes the stock of every item, once per request id; one
+    /// result per item, in order. An `Err` means the batch as a whole got no answer (each
+    /// item's outcome is then unknown, as for a single call).
+    pub async fn reserve_batch(
+        &self,
+        items: Vec<ReserveRequest>,
+    ) -> Result<Vec<Result<Reservation, CallError>>, CallError> {
+        let count = items.len();
+        let request = self
+            .endpoint
+            .post("/batch/reservations")
+            .json(&ReserveBatch { items });
+        let answer: BatchAnswer<Reservation> = call::send(request).await?;
+        item_results(answer, count)
+    }
+
+    /// `POST /batch/confirmations`: held to confirmed for every item; one result per
+    /// item, in order.
+    pub async fn confirm_batch(
+        &self,
+        items: Vec<ConfirmItem>,
+    ) -> Result<Vec<Result<Reservation, CallError>>, CallError> {
+        let count = items.len();
+        let request = self
+            .endpoint
+            .post("/batch/confirmations")
+            .json(&ConfirmBatch { items });
+        let answer: BatchAnswer<Reservation> = call::send(request).await?;
+        item_results(answer, count)
     }
 
     /// `POST /reservations/{request_id}/confirm`: held to confirmed.
@@ -173,6 +204,30 @@ fn parse_event(name: &str, data: &str) -> Result<Option<CatalogEvent>, CallError
         ))),
         _ => Ok(None),
     }
+}
+
+/// A batch answer as one `Result` per item, each error as the single call's `CallError`.
+fn item_results<T>(
+    answer: BatchAnswer<T>,
+    count: usize,
+) -> Result<Vec<Result<T, CallError>>, CallError> {
+    if answer.results.len() != count {
+        return Err(CallError::BadResponse(format!(
+            "{} results for {count} items",
+            answer.results.len()
+        )));
+    }
+    Ok(answer
+        .results
+        .into_iter()
+        .map(|outcome| {
+            outcome.into_result().map_err(|detail| CallError::Status {
+                status: reqwest::StatusCode::from_u16(detail.code)
+                    .unwrap_or(reqwest::StatusCode::INTERNAL_SERVER_ERROR),
+                detail,
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]

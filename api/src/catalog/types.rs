@@ -99,6 +99,42 @@ pub struct ConfirmRequest {
     pub order_number: u64,
 }
 
+/// Items in one batch call, at most; a longer batch is refused whole (400).
+pub const MAX_BATCH_ITEMS: usize = 1024;
+
+/// `POST /batch/reservations`: many reservations in one call. Each item is taken (or
+/// refused) exactly as `POST /reservations` would, and all of them are on disk before the
+/// answer, which shares one fsync among them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReserveBatch {
+    /// The reservations, 1 to [`MAX_BATCH_ITEMS`].
+    pub items: Vec<ReserveRequest>,
+}
+
+/// One confirm of a `POST /batch/confirmations`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfirmItem {
+    /// The reservation's request id.
+    pub request_id: String,
+    /// The order that committed for it.
+    pub order_number: u64,
+}
+
+/// `POST /batch/confirmations`: many confirms in one call, each as
+/// `POST /reservations/{request_id}/confirm` would do it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfirmBatch {
+    /// The confirms, 1 to [`MAX_BATCH_ITEMS`].
+    pub items: Vec<ConfirmItem>,
+}
+
+/// The answer to a batch: one outcome per item, in the order of the items.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BatchAnswer<T> {
+    /// `{"data": ...}` or `{"error": ...}` for each item.
+    pub results: Vec<crate::envelope::Outcome<T>>,
+}
+
 /// Query of `GET /reservations`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReservationQuery {

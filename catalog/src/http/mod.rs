@@ -32,6 +32,8 @@ pub(crate) fn router(state: AppState, metrics: Metrics, credentials: &Credential
             "/reservations",
             post(reservations::reserve).get(reservations::list),
         )
+        .route("/batch/reservations", post(reservations::reserve_batch))
+        .route("/batch/confirmations", post(reservations::confirm_batch))
         .route(
             "/reservations/{request_id}/confirm",
             post(reservations::confirm),

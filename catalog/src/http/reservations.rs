@@ -1,12 +1,18 @@
 //! Reservations: stock taken for an order in flight, then confirmed or released.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use service_core::validate;
-use service_core::{ApiError, Data, JsonBody, PathParams, QueryParams};
+use service_core::{ApiError, BatchBody, Data, JsonBody, PathParams, QueryParams};
 
 use super::errors::store_error;
 use super::state::{now_ms, AppState};
-use toystore_api::catalog::{ConfirmRequest, Reservation, ReservationQuery, ReserveRequest};
+use toystore_api::catalog::{
+    BatchAnswer, ConfirmBatch, ConfirmRequest, Invalidate, Reservation, ReservationQuery,
+    ReserveBatch, ReserveRequest, MAX_BATCH_ITEMS,
+};
+use toystore_api::Outcome;
 
 pub(super) async fn reserve(
     State(state): State<AppState>,
@@ -22,6 +28,131 @@ pub(super) async fn reserve(
         state.events.publish(event);
     }
     Ok(Data::new(outcome.reservation))
+}
+
+/// `POST /batch/reservations`: each item as `reserve` would take it, one fsync for all.
+/// An invalid item is refused on its own; the others go on.
+pub(super) async fn reserve_batch(
+    State(state): State<AppState>,
+    BatchBody(batch): BatchBody<ReserveBatch>,
+) -> Result<Data<BatchAnswer<Reservation>>, ApiError> {
+    batch_size(batch.items.len())?;
+    let (valid, checks) = split_valid(&batch.items, |item| {
+        validate::request_key(&item.request_id).map_err(|e| e.with_field("field", "request_id"))?;
+        validate::product_name(&item.name)?;
+        validate::quantity(item.quantity)
+    });
+    let outcomes = state
+        .store
+        .reserve_many(&valid, now_ms())
+        .await
+        .map_err(store_error)?;
+    let mut events = Latest::default();
+    let mut outcomes = outcomes.into_iter();
+    let results = checks
+        .into_iter()
+        .map(|check| {
+            check?;
+            let result = outcomes.next().expect("one outcome per valid item");
+            state.metrics.count_reservation(&result);
+            let outcome = result.map_err(store_error)?;
+            events.keep(outcome.event);
+            Ok(outcome.reservation)
+        })
+        .map(outcome)
+        .collect();
+    state.events.publish_all(events.into_events());
+    Ok(Data::new(BatchAnswer { results }))
+}
+
+/// `POST /batch/confirmations`: each item as `confirm` would do it, one fsync for all.
+pub(super) async fn confirm_batch(
+    State(state): State<AppState>,
+    BatchBody(batch): BatchBody<ConfirmBatch>,
+) -> Result<Data<BatchAnswer<Reservation>>, ApiError> {
+    batch_size(batch.items.len())?;
+    let (valid, checks) = split_valid(&batch.items, |item| {
+        validate::request_key(&item.request_id).map_err(|e| e.with_field("field", "request_id"))
+    });
+    let pairs: Vec<(String, u64)> = valid
+        .into_iter()
+        .map(|item| (item.request_id, item.order_number))
+        .collect();
+    let transitions = state
+        .store
+        .confirm_many(&pairs)
+        .await
+        .map_err(store_error)?;
+    let mut events = Latest::default();
+    let mut transitions = transitions.into_iter();
+    let results = checks
+        .into_iter()
+        .map(|check| {
+            check?;
+            let transition = transitions
+                .next()
+                .expect("one transition per valid item")
+                .map_err(store_error)?;
+            events.keep(transition.event);
+            Ok(transition.reservation)
+        })
+        .map(outcome)
+        .collect();
+    state.events.publish_all(events.into_events());
+    Ok(Data::new(BatchAnswer { results }))
+}
+
+fn batch_size(len: usize) -> Result<(), ApiError> {
+    if len == 0 || len > MAX_BATCH_ITEMS {
+        return Err(ApiError::bad_request(format!(
+            "a batch holds 1 to {MAX_BATCH_ITEMS} items, not {len}"
+        ))
+        .with_field("field", "items"));
+    }
+    Ok(())
+}
+
+/// The items that pass `check`, and each item's check result in the batch's order.
+fn split_valid<T: Clone>(
+    items: &[T],
+    check: impl Fn(&T) -> Result<(), ApiError>,
+) -> (Vec<T>, Vec<Result<(), ApiError>>) {
+    let checks: Vec<_> = items.iter().map(check).collect();
+    let valid = items
+        .iter()
+        .zip(&checks)
+        .filter(|(_, check)| check.is_ok())
+        .map(|(item, _)| item.clone())
+        .collect();
+    (valid, checks)
+}
+
+fn outcome(result: Result<Reservation, ApiError>) -> Outcome<Reservation> {
+    match result {
+        Ok(reservation) => Outcome::Data(reservation),
+        Err(err) => Outcome::Error(err.body().error),
+    }
+}
+
+/// The newest change of each product in a batch: subscribers only need the last state, so
+/// a batch sends one invalidation per product, not one per item.
+#[derive(Default)]
+struct Latest(HashMap<String, Invalidate>);
+
+impl Latest {
+    fn keep(&mut self, event: Option<Invalidate>) {
+        let Some(event) = event else { return };
+        match self.0.get(&event.name) {
+            Some(kept) if kept.version >= event.version => {}
+            _ => {
+                self.0.insert(event.name.clone(), event);
+            }
+        }
+    }
+
+    fn into_events(self) -> impl Iterator<Item = Invalidate> {
+        self.0.into_values()
+    }
 }
 
 pub(super) async fn confirm(

@@ -82,6 +82,33 @@ impl CatalogStore {
         request: &ReserveRequest,
         now_ms: u64,
     ) -> Result<ReserveOutcome, StoreError> {
+        let outcome = self.write_reserve(request, now_ms)?;
+        // Also for a repeat: the first call's write may still be waiting for its flush.
+        self.flush().await?;
+        Ok(outcome)
+    }
+
+    /// [`reserve`](Self::reserve) of every item, each on its own (one refused item takes
+    /// nothing from the others), with one flush for all before any answer.
+    pub(crate) async fn reserve_many(
+        &self,
+        requests: &[ReserveRequest],
+        now_ms: u64,
+    ) -> Result<Vec<Result<ReserveOutcome, StoreError>>, StoreError> {
+        let outcomes = requests
+            .iter()
+            .map(|request| self.write_reserve(request, now_ms))
+            .collect();
+        self.flush().await?;
+        Ok(outcomes)
+    }
+
+    /// The reserve transaction, not yet flushed.
+    fn write_reserve(
+        &self,
+        request: &ReserveRequest,
+        now_ms: u64,
+    ) -> Result<ReserveOutcome, StoreError> {
         let outcome = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
                 if let Some(existing) = read_reservation(reservations, &request.request_id)? {
@@ -120,8 +147,6 @@ impl CatalogStore {
                 })
             },
         )?;
-        // Also for a repeat: the first call's write may still be waiting for its flush.
-        self.flush().await?;
         Ok(outcome)
     }
 
@@ -132,6 +157,28 @@ impl CatalogStore {
         request_id: &str,
         order_number: u64,
     ) -> Result<Transition, StoreError> {
+        let transition = self.write_confirm(request_id, order_number)?;
+        // Also for a repeat: the first call's write may still be waiting for its flush.
+        self.flush().await?;
+        Ok(transition)
+    }
+
+    /// [`confirm`](Self::confirm) of every `(request_id, order_number)`, each on its own,
+    /// with one flush for all before any answer.
+    pub(crate) async fn confirm_many(
+        &self,
+        items: &[(String, u64)],
+    ) -> Result<Vec<Result<Transition, StoreError>>, StoreError> {
+        let transitions = items
+            .iter()
+            .map(|(request_id, order_number)| self.write_confirm(request_id, *order_number))
+            .collect();
+        self.flush().await?;
+        Ok(transitions)
+    }
+
+    /// The confirm transaction, not yet flushed.
+    fn write_confirm(&self, request_id: &str, order_number: u64) -> Result<Transition, StoreError> {
         let transition = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
                 let Some(mut record) = read_reservation(reservations, request_id)? else {
@@ -172,8 +219,6 @@ impl CatalogStore {
                 })
             },
         )?;
-        // Also for a repeat: the first call's write may still be waiting for its flush.
-        self.flush().await?;
         Ok(transition)
     }
 
