@@ -14,6 +14,7 @@ use crate::confirm::Confirmer;
 use crate::error::NodeError;
 use crate::propose::Proposer;
 use crate::raft_metrics::BuyStages;
+use crate::reserve::Reserver;
 use crate::store::{LogStore, StateMachineStore};
 use crate::typ::{Command, CommandResult, NodeId, Raft};
 
@@ -24,6 +25,8 @@ pub(crate) struct App {
     pub(crate) log: LogStore,
     pub(crate) state: StateMachineStore,
     pub(crate) catalog: CatalogClient,
+    /// Batches the buys' reservations into catalog calls.
+    pub(crate) reserver: Reserver,
     /// Batches commands into Raft entries.
     pub(crate) proposer: Proposer,
     /// Confirms reservations of committed orders in the background.

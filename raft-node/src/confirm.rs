@@ -9,17 +9,20 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore};
-use toystore_api::catalog::CatalogClient;
+use toystore_api::catalog::{CatalogClient, ConfirmItem};
 
 /// Confirms waiting to be sent, at most.
 const QUEUE: usize = 4096;
-/// Confirms in flight at once, at most.
-const IN_FLIGHT: usize = 64;
+/// Calls in flight at once, at most.
+const IN_FLIGHT: usize = 2;
+/// Confirms in one call, at most: those queued meanwhile go together as one
+/// `POST /batch/confirmations`, one fsync at the catalog.
+const MAX_BATCH: usize = 256;
 
 /// Queues confirms for the background sender; clones share it.
 #[derive(Clone)]
 pub(crate) struct Confirmer {
-    queue: mpsc::Sender<(String, u64)>,
+    queue: mpsc::Sender<ConfirmItem>,
 }
 
 impl Confirmer {
@@ -32,28 +35,68 @@ impl Confirmer {
 
     /// Asks for `request_id`'s reservation to be confirmed with `number`, without waiting.
     pub(crate) fn confirm(&self, request_id: &str, number: u64) {
-        if self
-            .queue
-            .try_send((request_id.to_string(), number))
-            .is_err()
-        {
+        let item = ConfirmItem {
+            request_id: request_id.to_string(),
+            order_number: number,
+        };
+        if self.queue.try_send(item).is_err() {
             tracing::warn!(%request_id, number, "confirm queue full, the reconciler will confirm");
         }
     }
 }
 
-async fn send_all(catalog: CatalogClient, mut pending: mpsc::Receiver<(String, u64)>) {
+async fn send_all(catalog: CatalogClient, mut pending: mpsc::Receiver<ConfirmItem>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some((request_id, number)) = pending.recv().await {
+    while let Some(first) = pending.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match pending.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
         let catalog = catalog.clone();
         tokio::spawn(async move {
-            if let Err(err) = catalog.confirm(&request_id, number).await {
-                tracing::warn!(%request_id, number, "confirm failed, the reconciler will retry: {err}");
-            }
+            send(&catalog, batch).await;
             drop(slot);
         });
     }
+}
+
+/// Sends one batch; what fails is only logged, the reconciler confirms it later.
+async fn send(catalog: &CatalogClient, mut batch: Vec<ConfirmItem>) {
+    if batch.len() == 1 {
+        let item = batch.pop().expect("one confirm");
+        if let Err(err) = catalog.confirm(&item.request_id, item.order_number).await {
+            warn_failed(&item, &err);
+        }
+        return;
+    }
+    let count = batch.len();
+    match catalog.confirm_batch(batch.clone()).await {
+        Ok(results) => {
+            for (item, result) in batch.iter().zip(results) {
+                if let Err(err) = result {
+                    warn_failed(item, &err);
+                }
+            }
+        }
+        Err(err) => {
+            tracing::warn!(
+                count,
+                "a batch of confirms failed, the reconciler will retry: {err}"
+            )
+        }
+    }
+}
+
+fn warn_failed(item: &ConfirmItem, err: &toystore_api::CallError) {
+    tracing::warn!(
+        request_id = %item.request_id,
+        number = item.order_number,
+        "confirm failed, the reconciler will retry: {err}"
+    );
 }

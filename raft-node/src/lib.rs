@@ -12,6 +12,7 @@
 //! - [`app`]: the shared state, leadership, committing a command.
 //! - [`error`]: `NodeError`, how the domain modules fail.
 //! - [`propose`]: group commit: commands proposed meanwhile go as one Raft entry.
+//! - [`reserve`]: batching the leader's reservations at the catalog.
 //! - [`orders`]: buying (reserve, commit, confirm), reading, settling stale reservations.
 //! - [`cluster`]: status, learners, membership, snapshots.
 //! - [`confirm`]: confirming reservations of committed orders in the background.
@@ -33,6 +34,7 @@ mod propose;
 mod raft_metrics;
 mod reconcile;
 mod removal;
+mod reserve;
 mod run;
 mod store;
 mod typ;

@@ -14,6 +14,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
+use prometheus::Histogram;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -37,6 +38,8 @@ pub(crate) struct HttpNetwork {
     scheme: &'static str,
     /// `--peers`: dialled first, so a harness proxy on a link is honoured.
     peers: Arc<BTreeMap<NodeId, String>>,
+    /// `raft_node_append_rpc_seconds`: round trips of appends that carry entries.
+    append_seconds: Histogram,
 }
 
 impl HttpNetwork {
@@ -44,6 +47,7 @@ impl HttpNetwork {
     pub(crate) fn new(
         peers: BTreeMap<NodeId, String>,
         transport: &toystore_api::Transport,
+        append_seconds: Histogram,
     ) -> anyhow::Result<Self> {
         let http = transport.builder()?.tcp_nodelay(true).build()?;
         Ok(HttpNetwork {
@@ -51,6 +55,7 @@ impl HttpNetwork {
             not_a_voter: Arc::new(tokio::sync::Notify::new()),
             scheme: transport.scheme(),
             peers: Arc::new(peers),
+            append_seconds,
         })
     }
 }
@@ -80,6 +85,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
             not_a_voter: self.not_a_voter.clone(),
             target,
             base: format!("{}://{addr}", self.scheme),
+            append_seconds: self.append_seconds.clone(),
         }
     }
 }
@@ -90,6 +96,7 @@ pub(crate) struct PeerClient {
     not_a_voter: Arc<tokio::sync::Notify>,
     target: NodeId,
     base: String,
+    append_seconds: Histogram,
 }
 
 /// A transport failure, before any Raft answer.
@@ -162,7 +169,13 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(APPEND_PATH, &rpc, &option).await
+        // Heartbeats carry nothing to flush; timing them would hide replication's cost.
+        let timer = (!rpc.entries.is_empty()).then(|| self.append_seconds.start_timer());
+        let answer = self.call(APPEND_PATH, &rpc, &option).await;
+        if let (Some(timer), Ok(_)) = (timer, &answer) {
+            timer.observe_duration();
+        }
+        answer
     }
 
     async fn install_snapshot(

@@ -31,8 +31,8 @@ pub(crate) async fn buy(app: &App, request: &OrderRequest) -> Result<u64, NodeEr
     }
     let started = Instant::now();
     let reservation = app
-        .catalog
-        .reserve(&ReserveRequest {
+        .reserver
+        .reserve(ReserveRequest {
             request_id: request.request_id.clone(),
             name: request.name.clone(),
             quantity: request.quantity,

@@ -18,6 +18,21 @@ pub(crate) struct RaftGauges {
     pub(crate) commit_latency: Histogram,
     /// `raft_node_buy_stage_seconds{stage}`: where a buy on the leader spends its time.
     pub(crate) buy_stages: BuyStages,
+    /// Inside the commit stage: flush, replication, apply.
+    pub(crate) raft_stages: RaftStages,
+}
+
+/// What a Raft commit is made of, each a histogram of its own.
+#[derive(Clone)]
+pub(crate) struct RaftStages {
+    /// `raft_node_log_flush_seconds`: one flush of the log after an append (leader and
+    /// followers alike).
+    pub(crate) log_flush: Histogram,
+    /// `raft_node_append_rpc_seconds`: one append carrying entries to one follower and
+    /// back, its flush included; heartbeats are not timed.
+    pub(crate) append_rpc: Histogram,
+    /// `raft_node_apply_seconds`: applying one run of committed entries.
+    pub(crate) apply: Histogram,
 }
 
 /// The stages of a buy on the leader, each a histogram.
@@ -52,6 +67,34 @@ impl RaftGauges {
                 .expect("valid histogram"),
             ),
             buy_stages: BuyStages::register(metrics),
+            raft_stages: RaftStages::register(metrics),
+        }
+    }
+}
+
+impl RaftStages {
+    fn register(metrics: &Metrics) -> Self {
+        let histogram = |name: &str, help: &str| {
+            metrics.register(
+                Histogram::with_opts(
+                    HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+                )
+                .expect("valid histogram"),
+            )
+        };
+        RaftStages {
+            log_flush: histogram(
+                "raft_node_log_flush_seconds",
+                "Time to flush the Raft log after one append, on leader and followers",
+            ),
+            append_rpc: histogram(
+                "raft_node_append_rpc_seconds",
+                "Round trip of one append carrying entries to one follower, its flush included",
+            ),
+            apply: histogram(
+                "raft_node_apply_seconds",
+                "Time to apply one run of committed entries to the state machine",
+            ),
         }
     }
 }

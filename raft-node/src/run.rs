@@ -14,6 +14,7 @@ use crate::confirm::Confirmer;
 use crate::network::HttpNetwork;
 use crate::propose::Proposer;
 use crate::raft_metrics::RaftGauges;
+use crate::reserve::Reserver;
 use crate::store;
 use crate::typ::{NodeId, Raft};
 
@@ -49,8 +50,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     security.log(&config.listen);
     let data_dir = config.data_dir();
     let db = store::open_db(&data_dir)?;
-    let (log, state) = store::open(&db)?;
-    let network = HttpNetwork::new(config.peers.0.clone(), &security.transport)?;
+    let metrics = Metrics::new("raft_node");
+    let gauges = RaftGauges::register(&metrics);
+    let stages = gauges.raft_stages.clone();
+    let (log, state) = store::open_timed(&db, stages.log_flush, stages.apply)?;
+    let network = HttpNetwork::new(
+        config.peers.0.clone(),
+        &security.transport,
+        stages.append_rpc,
+    )?;
     let not_a_voter = network.not_a_voter();
     let raft = Raft::new(
         config.id,
@@ -66,8 +74,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bootstrap(&raft, &config).await?;
     }
 
-    let metrics = Metrics::new("raft_node");
-    let gauges = RaftGauges::register(&metrics);
     let http = security
         .transport
         .http(|b| b.timeout(CATALOG_TIMEOUT))
@@ -78,6 +84,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         log,
         state,
         catalog: CatalogClient::new(&config.catalog, http.clone()),
+        reserver: Reserver::start(CatalogClient::new(&config.catalog, http.clone())),
         proposer: Proposer::start(raft.clone()),
         confirmer: Confirmer::start(CatalogClient::new(&config.catalog, http)),
         config: config.clone(),
@@ -92,19 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let shutdown = server::shutdown_on_signal();
-    tokio::spawn(crate::raft_metrics::follow(
-        raft.clone(),
-        config.id,
-        gauges,
-        shutdown.clone(),
-    ));
-    tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
-    tokio::spawn(crate::removal::run(
-        raft.clone(),
-        config.id,
-        not_a_voter,
-        shutdown.clone(),
-    ));
+    spawn_background(&app, gauges, not_a_voter, &shutdown);
     let router = crate::http::router(app, metrics, &security.credentials);
     let options = server::ServeOptions {
         tls: security.server_tls.clone(),
@@ -120,6 +115,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store::flush(&db).await.context("flush sled")?;
     tracing::info!("store flushed; bye");
     served
+}
+
+/// The node's background tasks, each until `shutdown`: the Raft gauges, the reconciler,
+/// and the removed node's watch on its own membership.
+fn spawn_background(
+    app: &SharedApp,
+    gauges: RaftGauges,
+    not_a_voter: Arc<tokio::sync::Notify>,
+    shutdown: &tokio_util::sync::CancellationToken,
+) {
+    tokio::spawn(crate::raft_metrics::follow(
+        app.raft.clone(),
+        app.id,
+        gauges,
+        shutdown.clone(),
+    ));
+    tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
+    tokio::spawn(crate::removal::run(
+        app.raft.clone(),
+        app.id,
+        not_a_voter,
+        shutdown.clone(),
+    ));
 }
 
 /// Initializes a fresh cluster with `--peers` as voters; a node with state ignores it.

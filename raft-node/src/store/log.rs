@@ -10,6 +10,7 @@ use std::ops::RangeBounds;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogState, OptionalSend, RaftLogReader};
+use prometheus::Histogram;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -22,19 +23,28 @@ const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
 
 /// The log storage; cheap to clone (sled trees are shared handles).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct LogStore {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
+    /// Times the flush of every append.
+    flush_seconds: Histogram,
+}
+
+impl std::fmt::Debug for LogStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogStore").finish_non_exhaustive()
+    }
 }
 
 impl LogStore {
-    pub(crate) fn open(db: &sled::Db) -> anyhow::Result<Self> {
+    pub(crate) fn open(db: &sled::Db, flush_seconds: Histogram) -> anyhow::Result<Self> {
         Ok(LogStore {
             db: db.clone(),
             log: db.open_tree("log")?,
             meta: db.open_tree("log_meta")?,
+            flush_seconds,
         })
     }
 
@@ -150,7 +160,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         self.log.apply_batch(batch).map_err(log_write_err)?;
         // Report the append only once it is on disk.
+        let timer = self.flush_seconds.start_timer();
         let flushed = self.flush().await;
+        timer.observe_duration();
         let report = flushed
             .as_ref()
             .map(|_| ())

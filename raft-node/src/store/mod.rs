@@ -16,6 +16,8 @@ pub(crate) mod state_machine;
 
 use std::path::Path;
 
+use prometheus::Histogram;
+
 pub(crate) use disk::flush;
 pub(crate) use log::LogStore;
 pub(crate) use state_machine::StateMachineStore;
@@ -30,9 +32,27 @@ pub(crate) fn open_db(dir: &Path) -> anyhow::Result<sled::Db> {
         .map_err(|e| anyhow::anyhow!("cannot open sled at {}: {e}", dir.display()))
 }
 
-/// Opens both stores on one database.
+/// Opens both stores on one database, timing nothing (tests).
+#[cfg(test)]
 pub(crate) fn open(db: &sled::Db) -> anyhow::Result<(LogStore, StateMachineStore)> {
-    Ok((LogStore::open(db)?, StateMachineStore::open(db)?))
+    let untimed = || {
+        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("untimed", "untimed"))
+            .expect("valid histogram")
+    };
+    open_timed(db, untimed(), untimed())
+}
+
+/// Opens both stores on one database; `log_flush` times the flush of every append,
+/// `apply` every applied run of entries.
+pub(crate) fn open_timed(
+    db: &sled::Db,
+    log_flush: Histogram,
+    apply: Histogram,
+) -> anyhow::Result<(LogStore, StateMachineStore)> {
+    Ok((
+        LogStore::open(db, log_flush)?,
+        StateMachineStore::open(db, apply)?,
+    ))
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub(crate) enum RequestState {
 }
 
 /// The state machine; cheap to clone. Reads may come from any task.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct StateMachineStore {
     pub(super) db: sled::Db,
     pub(super) orders: sled::Tree,
@@ -58,6 +58,14 @@ pub(crate) struct StateMachineStore {
     /// Held while applying or reading the whole state, so a snapshot or digest sees
     /// the state between two batches, never in the middle of one.
     pub(super) whole: Arc<Mutex<()>>,
+    /// Times every applied run of entries.
+    pub(super) apply_seconds: prometheus::Histogram,
+}
+
+impl std::fmt::Debug for StateMachineStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateMachineStore").finish_non_exhaustive()
+    }
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -69,13 +77,17 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
 }
 
 impl StateMachineStore {
-    pub(crate) fn open(db: &sled::Db) -> anyhow::Result<Self> {
+    pub(crate) fn open(
+        db: &sled::Db,
+        apply_seconds: prometheus::Histogram,
+    ) -> anyhow::Result<Self> {
         Ok(StateMachineStore {
             db: db.clone(),
             orders: db.open_tree("orders")?,
             requests: db.open_tree("requests")?,
             meta: db.open_tree("sm_meta")?,
             whole: Arc::new(Mutex::new(())),
+            apply_seconds,
         })
     }
 

@@ -30,6 +30,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        let _timer = self.apply_seconds.start_timer();
         self.apply_batch(&entries)
     }
 
