@@ -29,7 +29,7 @@ done
 
 echo "== jepsen-like bench all --quick"
 "$BIN/jepsen-like" bench all --quick --bin-dir "$BIN" --out "$OUT/bench"
-for name in load cache crash scale overload tls; do
+for name in load cache crash scale overload tls breakdown; do
   for ext in md png; do
     [[ -s "$OUT/bench/$name.$ext" ]] || { echo "harness-test: $name.$ext missing" >&2; exit 1; }
   done

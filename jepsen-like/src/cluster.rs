@@ -11,6 +11,8 @@ pub(crate) trait ClusterControl: Send {
     fn gateway_addr(&self) -> String;
     /// `(id, host:port)` of every raft node.
     fn node_addrs(&self) -> Vec<(u64, String)>;
+    /// `host:port` of the catalog.
+    fn catalog_addr(&self) -> String;
     /// How the bench calls the nodes' internal routes: as the admin when secured.
     fn transport(&self) -> Transport;
     /// What the cluster was started with (to start another like it).
@@ -32,6 +34,10 @@ impl ClusterControl for Cluster {
 
     fn node_addrs(&self) -> Vec<(u64, String)> {
         Cluster::node_addrs(self)
+    }
+
+    fn catalog_addr(&self) -> String {
+        Cluster::catalog_addr(self)
     }
 
     fn transport(&self) -> Transport {

@@ -8,11 +8,13 @@
 //!   saturating load: fast 503s, bounded latency, flat memory.
 //! - [`tls`]: the bench's cluster beside a twin with TLS on every link: what TLS costs.
 //! - [`etcd`]: the same load generator against toystore and a 3-member etcd (not in `all`).
+//! - [`breakdown`]: where a buy's time goes, stage by stage, from every service's `/metrics`.
 //!
 //! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Figures come from
 //! [`crate::stats`]; what an experiment may do to a cluster it started is
 //! [`crate::cluster::ClusterControl`].
 
+pub(crate) mod breakdown;
 pub(crate) mod cache;
 mod context;
 pub(crate) mod crash;
@@ -48,6 +50,8 @@ pub(crate) enum Experiment {
     Tls,
     /// Against a 3-member etcd; needs `etcd` on PATH, so not part of `all`.
     Etcd,
+    /// Where a buy's time goes, stage by stage.
+    Breakdown,
     All,
 }
 
@@ -61,7 +65,8 @@ pub(crate) enum Cache {
 /// `jepsen-like bench EXPERIMENT [--gateway URL] [--out DIR] [--quick]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Which experiment: load, cache, crash, scale, overload, tls, etcd or all (all but etcd).
+    /// Which experiment: load, cache, crash, scale, overload, tls, breakdown, etcd or all
+    /// (all but etcd).
     #[arg(value_enum)]
     pub(crate) experiment: Experiment,
     /// Measure a running cluster through this gateway (`host:port` or URL) instead of
@@ -180,6 +185,9 @@ pub(crate) async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> a
     }
     if all || experiment == Experiment::Tls {
         tls::run(ctx).await.context("tls experiment")?;
+    }
+    if all || experiment == Experiment::Breakdown {
+        breakdown::run(ctx).await.context("breakdown experiment")?;
     }
     if experiment == Experiment::Etcd {
         etcd::run(ctx).await.context("etcd experiment")?;
