@@ -1,7 +1,8 @@
 //! `GET /events`, the browsers' live feed. In process: the cap's 503 and its JSON, and HEAD
 //! giving its place back. Against the real binaries (a catalog, one raft node, the
-//! gateway): a buy's invalidation reaching a subscriber, the trailing slash, `resync` when
-//! the catalog restarts under the gateway, and the feed still flowing with the cache off.
+//! gateway): a buy's invalidation reaching a subscriber, the trailing slash and HEAD,
+//! `resync` when the catalog restarts under the gateway, and the feed still flowing with
+//! the cache off.
 
 mod common;
 
@@ -166,6 +167,19 @@ async fn buys_reach_subscribers_and_a_catalog_restart_sends_resync() {
         metrics.contains("gateway_event_subscribers 1\n"),
         "{metrics}"
     );
+
+    // HEAD through the real server: the stream's headers, no body, and no place kept.
+    let head = http.head(format!("{base}/events/")).send().await.unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    assert_eq!(head.headers()["content-type"], "text/event-stream");
+    assert!(head.bytes().await.unwrap().is_empty());
+    wait_until_async("the HEAD's stream to be gone", DEADLINE, || async {
+        let page = http.get(format!("{base}/metrics")).send().await.ok()?;
+        let page = page.text().await.ok()?;
+        page.contains("gateway_event_subscribers 1\n").then_some(())
+    })
+    .await
+    .unwrap();
 
     // The gateway loses the catalog's stream and gets it back: the page hears of both.
     cluster.restart(Member::Catalog).unwrap();
