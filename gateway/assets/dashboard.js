@@ -94,7 +94,13 @@ function drawRate() {
     rates.push(dt > 0 ? Math.max(0, samples[i].buys - samples[i - 1].buys) / dt : 0);
   }
   const top = Math.max(1, ...rates);
-  const points = rates.map((r, i) => (i * 300 / (WINDOW_SAMPLES - 1)).toFixed(1) + "," + (78 - r / top * 74).toFixed(1));
+  // The history spans the whole width, so a page opened a moment ago still shows a line.
+  const span = Math.max(1, rates.length - 1);
+  const points = rates.map((r, i) => (i * 300 / span).toFixed(1) + "," + (78 - r / top * 74).toFixed(1));
+  $("rate-peak").textContent = top.toFixed(1);
+  const seconds = Math.round(samples[samples.length - 1].t - samples[0].t);
+  $("rate-span").textContent = rates.length >= WINDOW_SAMPLES - 1 ? "the last five minutes"
+    : seconds < 2 ? "the time since this page opened" : "the last " + seconds + " s";
   $("rate-line").setAttribute("points", points.join(" "));
 }
 

@@ -60,6 +60,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_pending_buys: u32,
 
+    /// `GET /events` streams open at once (each holds a connection); one more is answered
+    /// 503 `too many event subscribers` at once.
+    #[arg(long, env = "GATEWAY_MAX_EVENT_SUBSCRIBERS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_event_subscribers: u32,
+
     /// Credentials and TLS. The gateway's own routes are public; it presents the cluster
     /// secret to the nodes and the catalog.
     #[command(flatten)]
@@ -89,6 +95,7 @@ mod tests {
         assert_eq!(config.nodes.0.len(), 3);
         assert_eq!(config.cache, CacheMode::On);
         assert_eq!(config.deadline, Duration::from_secs(10));
+        assert_eq!(config.max_event_subscribers, 1024);
     }
 
     #[test]
@@ -98,6 +105,7 @@ mod tests {
             vec!["gateway", "--nodes", "1=x"],
             vec!["gateway", "--cache", "maybe"],
             vec!["gateway", "--deadline", "0s"],
+            vec!["gateway", "--max-event-subscribers", "0"],
         ] {
             assert!(Config::try_parse_from(&args).is_err(), "{args:?}");
         }

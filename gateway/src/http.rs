@@ -1,5 +1,5 @@
 //! The public API (contract section 3): products through the cache, orders through the
-//! leader router, the cluster view, health.
+//! leader router, the cluster view, health, and the browsers' event stream.
 
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use toystore_api::{ErrorKind, Health};
 
 use crate::admission::Admission;
 use crate::cache::ProductCache;
+use crate::live::LiveFeed;
 use crate::metrics::GatewayMetrics;
 use crate::router::LeaderRouter;
 
@@ -34,10 +35,12 @@ pub struct AppState {
     pub metrics: GatewayMetrics,
     /// The cap on buys in progress.
     pub admission: Admission,
+    /// The catalog's invalidations, passed on to browsers at `GET /events`.
+    pub live: LiveFeed,
 }
 
-/// The gateway's full router: the public API, its OpenAPI document, the two pages,
-/// `/health` and `/metrics`.
+/// The gateway's full router: the public API, its OpenAPI document, the two pages and
+/// their event stream, `/health` and `/metrics`.
 pub fn router(state: AppState, metrics: Metrics) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
@@ -49,6 +52,7 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/", get(crate::pages::storefront))
         .route("/dashboard", get(crate::pages::dashboard))
+        .route("/events", get(events))
         .with_state(state);
     service_core::routes::finish(routes, metrics)
 }
@@ -148,6 +152,11 @@ async fn order(
         name: order.name,
         quantity: order.quantity,
     }))
+}
+
+/// `GET /events`: Server-Sent Events for pages (see the `live` module).
+async fn events(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(state.live.subscribe()?.into_response())
 }
 
 async fn cluster(State(state): State<AppState>) -> Data<ClusterView> {

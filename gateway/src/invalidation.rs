@@ -1,6 +1,9 @@
 //! Keeps the cache honest: subscribes to the catalog's `/events`, applies each
 //! invalidation, and on losing the stream clears the cache and serves uncached until it
-//! has resubscribed (with capped exponential backoff).
+//! has resubscribed (with capped exponential backoff). Each invalidation then goes on to
+//! the browsers' feed (`live`), after the cache dropped the product, so a page that
+//! refetches on it cannot be answered from the stale entry. The subscription runs with the
+//! cache off too, because the pages want the changes either way.
 
 use std::time::Duration;
 
@@ -9,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use toystore_api::catalog::{CatalogClient, CatalogEvent};
 
 use crate::cache::ProductCache;
+use crate::live::LiveFeed;
 use crate::metrics::GatewayMetrics;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -17,23 +21,26 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// even if the connection still looks open (a paused catalog, a cut link).
 const SILENCE_LIMIT: Duration = Duration::from_secs(6);
 
-/// Runs until `shutdown`; does nothing when the cache is off.
-pub(crate) async fn run(
-    catalog: CatalogClient,
-    cache: ProductCache,
-    metrics: GatewayMetrics,
-    shutdown: CancellationToken,
-) {
-    if !cache.enabled() {
-        return;
-    }
+/// Where the catalog's events go.
+pub(crate) struct Targets {
+    /// Dropped entry by entry, and wholly while the stream is down.
+    pub(crate) cache: ProductCache,
+    /// Told every invalidation, and whether the stream is up.
+    pub(crate) live: LiveFeed,
+    /// `gateway_invalidations_total`.
+    pub(crate) metrics: GatewayMetrics,
+}
+
+/// Runs until `shutdown`.
+pub(crate) async fn run(catalog: CatalogClient, targets: Targets, shutdown: CancellationToken) {
     let mut backoff = FIRST_BACKOFF;
     while !shutdown.is_cancelled() {
         let subscribed = tokio::select! {
             _ = shutdown.cancelled() => return,
-            result = follow(&catalog, &cache, &metrics) => result,
+            result = follow(&catalog, &targets) => result,
         };
-        cache.set_usable(false);
+        targets.cache.set_usable(false);
+        targets.live.set_live(false);
         match subscribed {
             Ok(()) => {
                 tracing::warn!("catalog event stream ended; cache dropped, resubscribing");
@@ -51,11 +58,7 @@ pub(crate) async fn run(
 
 /// Follows one subscription. `Ok` once it had said hello and then ended; `Err` if it
 /// never got going.
-async fn follow(
-    catalog: &CatalogClient,
-    cache: &ProductCache,
-    metrics: &GatewayMetrics,
-) -> Result<(), String> {
+async fn follow(catalog: &CatalogClient, targets: &Targets) -> Result<(), String> {
     let stream = catalog
         .events(SILENCE_LIMIT)
         .await
@@ -72,14 +75,16 @@ async fn follow(
         };
         match event {
             CatalogEvent::Hello(hello) => {
-                // Anything cached before this point may have missed changes.
-                cache.set_usable(true);
+                // Anything cached (or shown) before this point may have missed changes.
+                targets.cache.set_usable(true);
+                targets.live.set_live(true);
                 greeted = true;
                 tracing::info!(epoch = %hello.epoch, "subscribed to catalog events; cache on");
             }
             CatalogEvent::Invalidate(change) => {
-                cache.invalidate(&change.name);
-                metrics.invalidations.inc();
+                targets.cache.invalidate(&change.name);
+                targets.metrics.invalidations.inc();
+                targets.live.publish(change);
             }
         }
     }

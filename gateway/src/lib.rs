@@ -7,6 +7,7 @@
 //! - [`invalidation`]: the subscription to the catalog's `/events`.
 //! - [`router`]: `LeaderRouter`, leader discovery, retries and failover.
 //! - [`membership`]: the nodes routed over, learned from the nodes' `/cluster/status`.
+//! - [`live`]: `GET /events`, the catalog's invalidations passed on to browsers.
 //! - [`http`]: the routes and handlers.
 //! - [`metrics`]: the gateway's own Prometheus figures.
 //! - [`openapi`]: `GET /openapi.json`, derived from the wire types.
@@ -17,6 +18,7 @@ pub mod cache;
 pub mod config;
 pub mod http;
 mod invalidation;
+pub mod live;
 pub mod membership;
 pub mod metrics;
 pub mod openapi;
@@ -62,10 +64,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         deadline = ?config.deadline,
         "gateway ready"
     );
+    let live = live::LiveFeed::new(
+        live::LiveOptions {
+            limit: config.max_event_subscribers as usize,
+            keep_alive: live::KEEP_ALIVE,
+            open_gauge: gateway_metrics.event_subscribers.clone(),
+            refused: gateway_metrics.event_subscribers_refused.clone(),
+        },
+        shutdown.clone(),
+    );
     let subscriber = tokio::spawn(invalidation::run(
         catalog.clone(),
-        cache.clone(),
-        gateway_metrics.clone(),
+        invalidation::Targets {
+            cache: cache.clone(),
+            live: live.clone(),
+            metrics: gateway_metrics.clone(),
+        },
         shutdown.clone(),
     ));
     // Seeds first, then whatever the nodes say the membership is.
@@ -85,6 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         router,
         metrics: gateway_metrics,
         admission,
+        live,
     };
     let options = server::ServeOptions {
         tls: security.server_tls.clone(),

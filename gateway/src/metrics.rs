@@ -24,6 +24,10 @@ pub struct GatewayMetrics {
     pub pending_buys: IntGauge,
     /// `gateway_buys_shed_total`: buys refused with 503 `overloaded`.
     pub buys_shed: IntCounter,
+    /// `gateway_event_subscribers`: open `GET /events` streams.
+    pub event_subscribers: IntGauge,
+    /// `gateway_event_subscribers_refused_total`: `GET /events` refused at the cap.
+    pub event_subscribers_refused: IntCounter,
 }
 
 impl GatewayMetrics {
@@ -67,6 +71,14 @@ impl GatewayMetrics {
             buys_shed: counter(
                 "gateway_buys_shed_total",
                 "Buys refused with 503 overloaded because --max-pending-buys were in progress",
+            ),
+            event_subscribers: metrics.register(
+                IntGauge::new("gateway_event_subscribers", "Open GET /events streams")
+                    .expect("static metric"),
+            ),
+            event_subscribers_refused: counter(
+                "gateway_event_subscribers_refused_total",
+                "GET /events streams refused because --max-event-subscribers were open",
             ),
         }
     }

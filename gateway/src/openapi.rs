@@ -37,7 +37,8 @@ use utoipa::OpenApi;
         metrics,
         openapi_json,
         storefront,
-        dashboard
+        dashboard,
+        events
     ),
     components(schemas(
         Product,
@@ -239,3 +240,28 @@ fn storefront() {}
 )]
 #[allow(dead_code)]
 fn dashboard() {}
+
+#[utoipa::path(
+    get, path = "/events", tag = "pages",
+    summary = "Live changes of stock and price for pages, as Server-Sent Events",
+    description = "A `text/event-stream` that stays open. First `hello` with data \
+        `{\"live\": true}` (and `retry: 1000`); then `invalidate` for every change of a \
+        product's stock or price that the gateway hears from the catalog, with the catalog's \
+        data `{\"name\", \"quantity\", \"price\", \"version\"}`; and `resync` with data \
+        `{\"reason\": \"lagged\" | \"catalog_lost\" | \"catalog_back\", \"live\": bool}` when \
+        changes may have been missed, after which a page reads every product again. `live` \
+        false means the gateway is not following the catalog's stream: no `invalidate` \
+        comes until a `resync` with `live` true, so a page polls meanwhile. A `: keep-alive` \
+        comment comes every 10 s.",
+    responses(
+        (status = 200, description = "The stream", content_type = "text/event-stream",
+            body = String,
+            example = json!("event: hello\ndata: {\"live\":true}\nretry: 1000\n\nevent: invalidate\ndata: {\"name\":\"Tux\",\"quantity\":99,\"price\":25.99,\"version\":2}\n\n")),
+        (status = 503, description = "`--max-event-subscribers` streams are open at this gateway",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying")),
+            example = json!({"error": {"code": 503, "message": "too many event subscribers"}}))
+    )
+)]
+#[allow(dead_code)]
+fn events() {}

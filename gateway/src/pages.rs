@@ -1,7 +1,8 @@
 //! `GET /` (the storefront) and `GET /dashboard` (the live cluster page): HTML pages whose
 //! style and script are compiled into the binary and inlined into the page, so a browser
 //! needs nothing but this gateway (the machines it runs on may have no internet). The
-//! pages speak only the public API: `/products`, `/orders`, `/cluster`.
+//! pages speak only the public API: `/products`, `/orders`, `/cluster`, `/metrics`, and the
+//! storefront follows `/events` for live stock.
 
 use std::sync::OnceLock;
 

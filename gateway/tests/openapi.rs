@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use common::{app, send};
 
 /// Every public route of the contract, as (method, OpenAPI path).
-const PUBLIC_ROUTES: [(&str, &str); 10] = [
+const PUBLIC_ROUTES: [(&str, &str); 11] = [
     ("get", "/products"),
     ("get", "/products/{name}"),
     ("post", "/orders"),
@@ -22,6 +22,7 @@ const PUBLIC_ROUTES: [(&str, &str); 10] = [
     ("get", "/openapi.json"),
     ("get", "/"),
     ("get", "/dashboard"),
+    ("get", "/events"),
 ];
 
 async fn served_document() -> Value {

@@ -81,6 +81,7 @@ async fn pages_and_document_are_served_with_their_elements() {
         r#"id="lookup-result""#,
         "Idempotency-Key",
         "crypto.randomUUID",
+        r#"EventSource("/events")"#,
         r#"href="/dashboard""#,
     ] {
         assert!(store.contains(wanted), "storefront lacks {wanted}");

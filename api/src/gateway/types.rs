@@ -69,3 +69,40 @@ pub struct NodeView {
     /// Index of the last entry its state machine applied.
     pub last_applied: Option<u64>,
 }
+
+/// SSE event name of the first event on the gateway's `GET /events`.
+pub const LIVE_HELLO: &str = "hello";
+/// SSE event name of a product change on the gateway's `GET /events` (the catalog's
+/// [`Invalidate`](crate::catalog::Invalidate) data, passed on as it came).
+pub const LIVE_INVALIDATE: &str = "invalidate";
+/// SSE event name telling a page it may have missed changes and should read everything again.
+pub const LIVE_RESYNC: &str = "resync";
+
+/// Data of `hello` on the gateway's `GET /events`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveHello {
+    /// Whether the gateway follows the catalog's event stream now; while it does not, no
+    /// `invalidate` comes, and a page has to poll.
+    pub live: bool,
+}
+
+/// Why a `resync` was sent.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResyncReason {
+    /// This subscriber fell behind the gateway's buffer; events were skipped.
+    Lagged,
+    /// The gateway lost the catalog's event stream: changes stop arriving until `catalog_back`.
+    CatalogLost,
+    /// The gateway follows the catalog's event stream again; changes made meanwhile were not sent.
+    CatalogBack,
+}
+
+/// Data of `resync` on the gateway's `GET /events`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Resync {
+    /// Why the page should read everything again.
+    pub reason: ResyncReason,
+    /// As in [`LiveHello`]: whether `invalidate` events are flowing now.
+    pub live: bool,
+}

@@ -13,9 +13,11 @@ use axum::Router;
 use gateway::admission::Admission;
 use gateway::cache::ProductCache;
 use gateway::http::{router, AppState};
+use gateway::live::{LiveFeed, LiveOptions};
 use gateway::metrics::GatewayMetrics;
 use gateway::router::LeaderRouter;
 use service_core::Metrics;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use toystore_api::catalog::CatalogClient;
 
@@ -42,13 +44,22 @@ pub(crate) fn app_with_admission(
             gateway_metrics.clone(),
         )),
         admission: make(&gateway_metrics),
+        live: LiveFeed::new(
+            LiveOptions {
+                limit: 4,
+                keep_alive: Duration::from_secs(10),
+                open_gauge: gateway_metrics.event_subscribers.clone(),
+                refused: gateway_metrics.event_subscribers_refused.clone(),
+            },
+            CancellationToken::new(),
+        ),
         metrics: gateway_metrics,
     };
     let admission = state.admission.clone();
     (router(state, metrics), admission)
 }
 
-/// One request: its status, headers and whole body.
+/// One request: its status, headers and whole body (the first frame of an event stream).
 pub(crate) async fn send(
     app: Router,
     method: &str,
@@ -66,6 +77,15 @@ pub(crate) async fn send(
         .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
+    if headers
+        .get("content-type")
+        .is_some_and(|v| v == "text/event-stream")
+    {
+        // An event stream never ends: its first frame (the `hello` event) stands for it.
+        let mut frames = response.into_body().into_data_stream();
+        let first = futures::StreamExt::next(&mut frames).await;
+        return (status, headers, first.unwrap().unwrap());
+    }
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();
