@@ -41,9 +41,15 @@ pub struct TestArgs {
     /// Seconds between faults, and how long each lasts.
     #[arg(long, env = "JEPSEN_INTERVAL", default_value_t = 5.0)]
     pub(crate) interval: f64,
-    /// Random seed (default: from the clock).
+    /// Random seed (default: from the clock). The same seed sends the same requests
+    /// (keys, toys, quantities) and draws the same fault schedule.
     #[arg(long, env = "JEPSEN_SEED")]
     pub(crate) seed: Option<u64>,
+    /// Every toy's initial stock, and what a sold-out toy is refilled to every 2 s; a low
+    /// stock (say 5) makes buys meet 409 out of stock.
+    #[arg(long, env = "JEPSEN_STOCK", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) stock: u64,
     /// Raft nodes.
     #[arg(long, env = "JEPSEN_NODES", default_value_t = 3,
           value_parser = clap::value_parser!(u64).range(1..=9))]
@@ -73,12 +79,13 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
             .unwrap_or(0)
     });
     let command = format!(
-        "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --nodes {} --security {}",
+        "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --stock {} --nodes {} --security {}",
         args.time,
         args.clients,
         args.rate,
         args.nemesis.0.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
         args.interval,
+        args.stock,
         args.nodes,
         args.security.name()
     );
@@ -90,8 +97,8 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
         nodes: args.nodes,
         bin_dir: Some(args.bin_dir.clone()),
         stock: Some(Stock {
-            initial: 1000,
-            restock_to: 1000,
+            initial: args.stock,
+            restock_to: args.stock,
             restock_interval: "2s".into(),
         }),
         gateway_deadline: Some("5s".into()),
