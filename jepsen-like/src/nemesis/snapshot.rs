@@ -40,7 +40,9 @@ pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String
     if killed {
         blocking(|| ctx.cluster.kill(Member::Node(node)))?;
     } else {
-        ctx.mesh.isolate(node, LinkMode::Blackhole);
+        // Reset rather than blackholed: a replication stream stuck mid-read would postpone
+        // the leader's purge, and the follower would catch up from the log instead.
+        ctx.mesh.isolate(node, LinkMode::Reset);
     }
     let how = if killed { "killed" } else { "isolated" };
     let held = Held {
