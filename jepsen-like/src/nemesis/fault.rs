@@ -69,7 +69,7 @@ impl Fault {
     ];
 
     /// Kinds the contract names that this build cannot inject yet.
-    const PLANNED: [Fault; 2] = [Fault::Clock, Fault::Disk];
+    const PLANNED: [Fault; 1] = [Fault::Disk];
 
     /// Parses `kill,pause,...`; `all` adds every kind; an empty list means no faults.
     /// Each kind appears once, in the order given.
