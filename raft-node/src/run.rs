@@ -98,6 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         gauges,
         shutdown.clone(),
     ));
+    let fatal = tokio::spawn(crate::failstop::watch(raft.clone(), shutdown.clone()));
     tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
     tokio::spawn(crate::removal::run(
         raft.clone(),
@@ -111,6 +112,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         limits: config.limits.clone(),
     };
     let served = server::serve(listener, router, shutdown, options).await;
+    if let Ok(Some(fatal)) = fatal.await {
+        // Nothing more is flushed: the disk already failed once.
+        anyhow::bail!("raft stopped on a fatal error: {fatal}");
+    }
 
     match tokio::time::timeout(RAFT_SHUTDOWN, raft.shutdown()).await {
         Ok(Ok(())) => tracing::info!("raft stopped"),
