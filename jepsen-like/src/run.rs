@@ -36,8 +36,8 @@ pub struct TestArgs {
     #[arg(long, env = "JEPSEN_RATE", default_value_t = 200.0)]
     pub(crate) rate: f64,
     /// Faults to inject, comma-separated: kill, kill-leader, pause, partition, kill-catalog,
-    /// kill-gateway, slow, flaky, membership, snapshot, clock (needs libfaketime), combined;
-    /// `all` for every kind, `none` for no faults.
+    /// kill-gateway, slow, flaky, membership, snapshot, clock (needs libfaketime), disk
+    /// (needs libfiu), combined; `all` for every kind, `none` for no faults.
     /// Each round of faults holds every kind listed once, in a seeded order.
     #[arg(long, env = "JEPSEN_NEMESIS", default_value = "kill,pause,partition,kill-leader,kill-catalog",
           value_parser = FaultList::parse)]

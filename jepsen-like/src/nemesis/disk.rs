@@ -1,8 +1,9 @@
 //! `disk`: a node's fsync fails. Every node runs under libfiu; `fiu-ctrl` turns on the
-//! failure of `posix/io/sync/*` (fsync, fdatasync: EIO) in one running node. The node must
-//! fail-stop: it may not acknowledge an append or a vote it could not make durable, so by
-//! the end of the interval it has exited, or stopped Raft, or at least fallen behind.
-//! Healing restarts it without the fault, on its store.
+//! failure of `posix/io/sync/*` (fsync, fdatasync) and `linux/io/sync_file_range` (EIO) in
+//! one running node. The node must fail-stop: by the end of the interval it has exited,
+//! unless no write came its way. A node still up that stopped Raft, or whose acknowledged
+//! log grew, did not: the heal reports that as an error. Healing restarts it without the
+//! fault, on its store.
 
 use std::process::Command;
 
@@ -17,6 +18,8 @@ use crate::nemesis::context::{blocking, Context};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Held {
     node: u64,
+    /// Its last acknowledged (flushed) log index once the fault was on.
+    index: Option<u64>,
 }
 
 pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String)> {
@@ -39,7 +42,10 @@ pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String
         Command::new("fiu-ctrl")
             .arg("-f")
             .arg(&prefix)
+            // sled makes its log writes durable with sync_file_range, its segments and
+            // snapshots with fsync: both fail.
             .args(["-c", "enable name=posix/io/sync/*,failinfo=5"])
+            .args(["-c", "enable name=linux/io/sync_file_range,failinfo=5"])
             .arg(pid.to_string())
             .output()
     })
@@ -49,22 +55,38 @@ pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String
     if !output.status.success() || said.contains("rror") {
         bail!("fiu-ctrl on node-{node} (pid {pid}): {said}");
     }
-    Ok((Held { node }, format!("node-{node} fsync fails (EIO)")))
+    // Read after the fault is on: any later append had to be flushed, and failed.
+    let index = ctx.status(node).await.ok().and_then(|s| s.last_log_index);
+    let target = format!("node-{node} fsync and sync_file_range fail (EIO)");
+    Ok((Held { node, index }, target))
 }
 
-/// Says how the node stopped, then restarts it without the fault.
+/// Says how the node stopped, restarts it without the fault, and fails if it did not
+/// fail-stop.
 pub(crate) async fn heal(ctx: &mut Context<'_>, held: Held) -> anyhow::Result<String> {
     let node = held.node;
     let member = Member::Node(node);
-    let state = if !ctx.cluster.is_running(member) {
-        "had exited".to_string()
-    } else {
+    let verdict = if ctx.cluster.is_running(member) {
         match ctx.status(node).await {
-            Ok(status) if status.state == Role::Shutdown => "had stopped Raft".to_string(),
-            Ok(status) => format!("was still running as {:?}", status.state),
-            Err(_) => "no longer answered".to_string(),
+            Ok(status) if status.state == Role::Shutdown => {
+                Err(format!("node-{node} stopped Raft but kept running"))
+            }
+            Ok(status) if grew(held.index, status.last_log_index) => Err(format!(
+                "node-{node} acknowledged log entries {:?} to {:?} with a failing disk",
+                held.index, status.last_log_index
+            )),
+            Ok(_) => Ok(format!("node-{node} met no write to fail on")),
+            Err(_) => Ok(format!("node-{node} stopped answering")),
         }
+    } else {
+        Ok(format!("node-{node} failed and exited"))
     };
     blocking(|| ctx.cluster.restart(member))?;
-    Ok(format!("node-{node} {state}; restarted without the fault"))
+    let note = verdict.map_err(|e| anyhow::anyhow!("{e}: no fail-stop"))?;
+    Ok(format!("{note}; restarted without the fault"))
+}
+
+/// Whether a log known to end at `before` ends later at `after`.
+fn grew(before: Option<u64>, after: Option<u64>) -> bool {
+    matches!((before, after), (Some(before), Some(after)) if after > before)
 }

@@ -68,23 +68,14 @@ impl Fault {
         Fault::Clock,
     ];
 
-    /// Kinds the contract names that this build cannot inject yet.
-    const PLANNED: [Fault; 1] = [Fault::Disk];
-
     /// Parses `kill,pause,...`; `all` adds every kind; an empty list means no faults.
     /// Each kind appears once, in the order given.
     pub(crate) fn parse_list(text: &str) -> Result<Vec<Fault>, String> {
         let mut faults = Vec::new();
         for name in text.split(',').map(str::trim) {
-            if let Some(planned) = Self::PLANNED.iter().find(|f| f.name() == name) {
-                return Err(format!("`{}` is not in this build yet", planned.name()));
-            }
             let named: Vec<Fault> = match name {
                 "" | "none" => Vec::new(),
-                "all" => ALL
-                    .into_iter()
-                    .filter(|f| !Self::PLANNED.contains(f))
-                    .collect(),
+                "all" => ALL.to_vec(),
                 _ => vec![ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
                     let names: Vec<&str> = ALL.iter().map(|f| f.name()).collect();
                     format!("unknown fault `{name}` ({}, all, none)", names.join(", "))
@@ -128,15 +119,13 @@ mod tests {
     fn parses_every_name_all_and_none() {
         let faults = Fault::parse_list("kill,pause,partition,kill-leader,kill-catalog").unwrap();
         assert_eq!(faults.len(), 5);
-        for fault in ALL.into_iter().filter(|f| !Fault::PLANNED.contains(f)) {
+        for fault in ALL {
             assert_eq!(Fault::parse_list(fault.name()).unwrap(), vec![fault]);
         }
-        assert!(Fault::parse_list("disk").is_err(), "planned");
         assert!(Fault::parse_list("none").unwrap().is_empty());
         assert!(Fault::parse_list("").unwrap().is_empty());
-        let all = Fault::parse_list("all").unwrap();
-        assert_eq!(all.len(), ALL.len() - Fault::PLANNED.len());
-        assert_eq!(Fault::parse_list("kill, all").unwrap(), all);
+        assert_eq!(Fault::parse_list("all").unwrap(), ALL.to_vec());
+        assert_eq!(Fault::parse_list("disk, all").unwrap().len(), ALL.len());
         assert_eq!(Fault::parse_list("kill,kill").unwrap(), vec![Fault::Kill]);
         let err = Fault::parse_list("kill,flood").unwrap_err();
         assert!(
