@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The process id of the nemesis.
 pub(crate) const NEMESIS: i64 = -1;
@@ -110,14 +110,10 @@ impl Recorder {
         index
     }
 
-    /// A nemesis fault starting or stopping.
-    pub(crate) fn nemesis(&self, fault: &str, target: &str, phase: &str) {
-        self.record(
-            NEMESIS,
-            EventType::Info,
-            Function::Nemesis,
-            json!({"fault": fault, "target": target, "phase": phase}),
-        );
+    /// A nemesis fault starting or stopping: `{"fault", "target", "phase"}`, and an `error`
+    /// when it did not start or heal.
+    pub(crate) fn nemesis_value(&self, value: Value) {
+        self.record(NEMESIS, EventType::Info, Function::Nemesis, value);
     }
 
     pub(crate) fn events(&self) -> Vec<Event> {
@@ -260,6 +256,7 @@ pub(crate) fn fault_windows(events: &[Event]) -> Vec<(String, String, u64, u64)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn round_trips_through_jsonl_and_pairs_ops() {
@@ -270,7 +267,7 @@ mod tests {
             Function::Buy,
             json!({"name": "Tux", "quantity": 1, "key": "k"}),
         );
-        recorder.nemesis("kill", "node-2", "start");
+        recorder.nemesis_value(json!({"fault": "kill", "target": "node-2", "phase": "start"}));
         recorder.record(
             1,
             EventType::Invoke,
@@ -278,7 +275,7 @@ mod tests {
             json!({"name": "Tux"}),
         );
         recorder.record(0, EventType::Ok, Function::Buy, json!({"order_number": 0}));
-        recorder.nemesis("kill", "node-2", "stop");
+        recorder.nemesis_value(json!({"fault": "kill", "target": "node-2", "phase": "stop"}));
         let events = recorder.events();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.jsonl");

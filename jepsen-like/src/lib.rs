@@ -7,8 +7,9 @@
 //! - [`final_state`]: the replicas' orders and the ledger after a run (`final.json`).
 //! - [`checker`]: the five checks and `results.json`.
 //! - [`workload`]: the clients of a test run.
-//! - [`proxy`]: TCP proxies on node-to-node links, for partitions.
-//! - [`nemesis`]: the faults, one at a time.
+//! - [`proxy`]: TCP proxies on every link (node-node, gateway-node, node-catalog), for
+//!   partitions, latency and dropped connections.
+//! - [`nemesis`]: the faults, one at a time (or two overlapping), each healed and checked.
 //! - [`run`]: `jepsen-like test` and `check` from start to verdict.
 //! - [`report`]: `report.md`, `latency.png`, `rate.png`.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.

@@ -90,13 +90,16 @@ pub(crate) fn write_report(
             ]);
         }
     }
-    let mut faults = Table::new(&["start (s)", "stop (s)", "fault", "target"]);
+    let mut faults = Table::new(&["start (s)", "stop (s)", "fault", "target", "note"]);
+    let notes = fault_notes(events);
     for (fault, target, start, stop) in history::fault_windows(events) {
+        let note = notes.get(&(fault.clone(), target.clone())).cloned();
         faults.row(vec![
             format!("{:.1}", start as f64 / 1e9),
             format!("{:.1}", stop as f64 / 1e9),
             fault,
             target,
+            note.map_or_else(String::new, |n| n.join("; ")),
         ]);
     }
     let anomalies = anomaly_lines(results);
@@ -116,6 +119,27 @@ pub(crate) fn write_report(
     );
     std::fs::write(dir.join("report.md"), text)?;
     write_plots(dir, events)
+}
+
+/// The `note`s and `error`s of nemesis events, by (fault, target); an error is marked.
+fn fault_notes(events: &[Event]) -> BTreeMap<(String, String), Vec<String>> {
+    let mut notes: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for event in events.iter().filter(|e| e.f == Function::Nemesis) {
+        let key = (
+            event.str_field("fault").unwrap_or("?").to_string(),
+            event.str_field("target").unwrap_or("?").to_string(),
+        );
+        if let Some(note) = event.str_field("note") {
+            notes.entry(key.clone()).or_default().push(note.to_string());
+        }
+        if let Some(error) = event.str_field("error") {
+            notes
+                .entry(key)
+                .or_default()
+                .push(format!("**error**: {error}"));
+        }
+    }
+    notes
 }
 
 /// `latency.png` and `rate.png`, fault windows shaded.
@@ -203,4 +227,27 @@ fn rate_series(per_second: &BTreeMap<EventType, BTreeMap<u64, f64>>, seconds: u6
         }
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::history::Recorder;
+
+    #[test]
+    fn notes_and_errors_of_a_fault_are_gathered() {
+        let recorder = Recorder::new();
+        let event = |value| recorder.nemesis_value(value);
+        event(json!({"fault": "snapshot", "target": "node-2", "phase": "start"}));
+        event(
+            json!({"fault": "snapshot", "target": "node-2", "phase": "stop", "note": "installed"}),
+        );
+        event(json!({"fault": "disk", "target": "none", "phase": "start", "error": "no fiu"}));
+        let notes = super::fault_notes(&recorder.events());
+        let of =
+            |fault: &str, target: &str| notes[&(fault.to_string(), target.to_string())].clone();
+        assert_eq!(of("snapshot", "node-2"), vec!["installed"]);
+        assert_eq!(of("disk", "none"), vec!["**error**: no fiu"]);
+    }
 }

@@ -1,6 +1,7 @@
 //! `jepsen-like test` and `jepsen-like check`: the whole run, from starting a cluster to
 //! the verdict, and the checker alone on saved files.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,14 +10,14 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use testkit::observe::converged_digests;
-use testkit::{Cluster, ClusterOptions, Member, NodePorts, Stock};
+use testkit::{free_port, Cluster, ClusterOptions, Member, NodePorts, Stock};
 use tokio::time::Instant;
 
 use crate::checker::{self, Results};
 use crate::clients::{gateway_client, wait_ready};
 use crate::final_state::FinalState;
 use crate::history::{self, Recorder};
-use crate::nemesis::{FaultList, Nemesis};
+use crate::nemesis::{self, FaultList, Nemesis, Setup};
 use crate::proxy::ProxyMesh;
 use crate::report;
 use crate::security::Security;
@@ -34,16 +35,25 @@ pub struct TestArgs {
     /// Operations per second over all clients.
     #[arg(long, env = "JEPSEN_RATE", default_value_t = 200.0)]
     pub(crate) rate: f64,
-    /// Faults to inject, comma-separated: kill, pause, partition, kill-leader, kill-catalog.
+    /// Faults to inject, comma-separated: kill, kill-leader, pause, partition, kill-catalog,
+    /// kill-gateway, slow, flaky, membership, snapshot, clock (needs libfaketime), disk
+    /// (needs libfiu), combined; `all` for every kind, `none` for no faults.
+    /// Each round of faults holds every kind listed once, in a seeded order.
     #[arg(long, env = "JEPSEN_NEMESIS", default_value = "kill,pause,partition,kill-leader,kill-catalog",
           value_parser = FaultList::parse)]
     pub(crate) nemesis: FaultList,
     /// Seconds between faults, and how long each lasts.
     #[arg(long, env = "JEPSEN_INTERVAL", default_value_t = 5.0)]
     pub(crate) interval: f64,
-    /// Random seed (default: from the clock).
+    /// Random seed (default: from the clock). The same seed sends the same requests
+    /// (keys, toys, quantities) and draws the same fault schedule.
     #[arg(long, env = "JEPSEN_SEED")]
     pub(crate) seed: Option<u64>,
+    /// Every toy's initial stock, and what a sold-out toy is refilled to every 2 s; a low
+    /// stock (say 5) makes buys meet 409 out of stock.
+    #[arg(long, env = "JEPSEN_STOCK", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) stock: u64,
     /// Raft nodes.
     #[arg(long, env = "JEPSEN_NODES", default_value_t = 3,
           value_parser = clap::value_parser!(u64).range(1..=9))]
@@ -73,25 +83,44 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
             .unwrap_or(0)
     });
     let command = format!(
-        "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --nodes {} --security {}",
+        "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --stock {} --nodes {} --security {}",
         args.time,
         args.clients,
         args.rate,
-        args.nemesis.0.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
+        args.nemesis.names(),
         args.interval,
+        args.stock,
         args.nodes,
         args.security.name()
     );
     println!("{command}");
     let dir = tempfile::tempdir()?;
+    let (mut cluster, mesh, setup) = launch(&args, dir.path()).await?;
+    let outcome = drive(&args, seed, &mut cluster, &mesh, &setup, &command).await;
+    tokio::task::block_in_place(|| cluster.stop());
+    if !matches!(&outcome, Ok(results) if results.valid) {
+        keep_logs(dir.path(), &args.out);
+    }
+    Ok(outcome?.valid)
+}
+
+/// Starts the run's cluster in `dir` with a proxy on every link (node to node, gateway to
+/// node, node to catalog) and what the chosen faults need.
+async fn launch(args: &TestArgs, dir: &Path) -> anyhow::Result<(Cluster, ProxyMesh, Setup)> {
     let ports = NodePorts::allocate(args.nodes)?;
-    let mesh = ProxyMesh::start(&ports.0).await?;
-    let options = ClusterOptions {
+    // The catalog's port is fixed before it starts: the nodes' links to it need it.
+    let mut catalog_port = free_port()?;
+    while ports.0.values().any(|p| *p == catalog_port) {
+        catalog_port = free_port()?;
+    }
+    let catalog = SocketAddr::from(([127, 0, 0, 1], catalog_port));
+    let mesh = ProxyMesh::start(&ports.0, catalog).await?;
+    let mut options = ClusterOptions {
         nodes: args.nodes,
         bin_dir: Some(args.bin_dir.clone()),
         stock: Some(Stock {
-            initial: 1000,
-            restock_to: 1000,
+            initial: args.stock,
+            restock_to: args.stock,
             restock_interval: "2s".into(),
         }),
         gateway_deadline: Some("5s".into()),
@@ -101,39 +130,26 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
             "--reconcile-interval".into(),
             "1s".into(),
         ],
+        catalog_listen: Some(catalog.to_string()),
+        node_catalog: ports
+            .0
+            .keys()
+            .filter_map(|&id| Some((id, mesh.catalog_for(id)?)))
+            .collect(),
+        gateway_nodes: Some(mesh.gateway_nodes()),
         security: args.security.into(),
         ..Default::default()
     };
-    let mut cluster = tokio::task::block_in_place(|| {
-        Cluster::start_with_peers(dir.path(), options, ports, |id| mesh.peers_for(id))
+    let setup = Setup::prepare(&args.nemesis, dir, args.nodes, &mut options)?;
+    let cluster = tokio::task::block_in_place(|| {
+        Cluster::start_with_peers(dir, options, ports, |id| mesh.peers_for(id))
     })?;
-    let outcome = drive(&args, seed, &mut cluster, &mesh, &command).await;
-    tokio::task::block_in_place(|| cluster.stop());
-    if outcome.is_err() {
-        keep_logs(dir.path(), &args.out);
-    }
-    let results = outcome?;
-    if !results.valid {
-        keep_logs(dir.path(), &args.out);
-    }
-    Ok(results.valid)
+    Ok((cluster, mesh, setup))
 }
 
-async fn drive(
-    args: &TestArgs,
-    seed: u64,
-    cluster: &mut Cluster,
-    mesh: &ProxyMesh,
-    command: &str,
-) -> anyhow::Result<Results> {
-    cluster.wait_for_leader(Duration::from_secs(30)).await?;
-    let public = cluster.public_transport()?;
-    wait_ready(&gateway_client(&cluster.gateway_addr(), &public)?).await?;
-
-    let recorder = Recorder::new();
-    let duration = Duration::from_secs(args.time);
-    let end = Instant::now() + duration;
-    let bar = ProgressBar::new(args.time);
+/// A bar that counts the run's seconds, and the task that moves it.
+fn progress(seconds: u64) -> (ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = ProgressBar::new(seconds);
     bar.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} s")
             .expect("static template")
@@ -151,6 +167,28 @@ async fn drive(
             }
         })
     };
+    (bar, ticker)
+}
+
+/// Runs the workload and the nemesis, heals, settles, collects and checks. A nemesis
+/// that failed ends the run with its error once the files are written.
+async fn drive(
+    args: &TestArgs,
+    seed: u64,
+    cluster: &mut Cluster,
+    mesh: &ProxyMesh,
+    setup: &Setup,
+    command: &str,
+) -> anyhow::Result<Results> {
+    cluster.wait_for_leader(Duration::from_secs(30)).await?;
+    let public = cluster.public_transport()?;
+    let gateway = gateway_client(&cluster.gateway_addr(), &public)?;
+    wait_ready(&gateway).await?;
+
+    let recorder = Recorder::new();
+    let duration = Duration::from_secs(args.time);
+    let end = Instant::now() + duration;
+    let (bar, ticker) = progress(args.time);
     let workload = {
         let gateway = cluster.gateway_addr();
         let recorder = recorder.clone();
@@ -163,48 +201,56 @@ async fn drive(
         let http = workload::http(&public, &options)?;
         tokio::spawn(async move { workload::run(&gateway, http, &recorder, &options).await })
     };
+    let highest_id = cluster.node_ids().into_iter().max().unwrap_or(0);
     let mut nemesis = Nemesis {
-        cluster,
-        mesh,
+        ctx: nemesis::Context {
+            cluster,
+            mesh,
+            setup,
+            rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x6e656d65),
+            highest_id,
+        },
         recorder: recorder.clone(),
-        rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x6e656d65),
+        gateway,
     };
-    nemesis
-        .run(&args.nemesis.0, Duration::from_secs_f64(args.interval), end)
-        .await;
+    let interval = Duration::from_secs_f64(args.interval);
+    let faulted = nemesis.run(&args.nemesis.0, interval, end).await;
+    let cluster = nemesis.ctx.cluster;
     workload.await.context("workload task")?;
     ticker.abort();
     bar.finish_and_clear();
+    if let Err(err) = &faulted {
+        println!("nemesis failed: {err:#}");
+    }
 
-    heal_everything(nemesis.cluster, mesh)?;
+    heal_everything(cluster, mesh, setup)?;
     println!("healed; waiting for the cluster to settle");
-    let settled = settle(nemesis.cluster).await;
-    if let Err(err) = &settled {
+    if let Err(err) = settle(cluster).await {
         println!("cluster did not settle: {err:#}");
     }
     let final_state = FinalState::collect(
-        &nemesis.cluster.node_addrs(),
-        &nemesis.cluster.catalog_addr(),
-        &nemesis.cluster.transport(),
+        &cluster.node_addrs(),
+        &cluster.catalog_addr(),
+        &cluster.transport(),
     )
     .await?;
-    let events = recorder.events();
-    write_and_check(&args.out, command, &events, &final_state)
+    let results = write_and_check(&args.out, command, &recorder.events(), &final_state)?;
+    faulted.context("a fault did not start or heal (the files are written)")?;
+    Ok(results)
 }
 
-/// Whatever the nemesis left: every link passes, every process runs.
-fn heal_everything(cluster: &mut Cluster, mesh: &ProxyMesh) -> anyhow::Result<()> {
+/// Whatever the nemesis left: every link passes, every clock is true, every process runs.
+fn heal_everything(cluster: &mut Cluster, mesh: &ProxyMesh, setup: &Setup) -> anyhow::Result<()> {
     mesh.heal();
+    setup.reset_clocks()?;
     tokio::task::block_in_place(|| {
-        if !cluster.is_running(Member::Catalog) {
-            cluster.restart(Member::Catalog)?;
-        }
-        for id in cluster.node_ids() {
-            let node = Member::Node(id);
-            if cluster.is_running(node) {
-                let _ = cluster.resume(node);
+        let mut members = vec![Member::Catalog, Member::Gateway];
+        members.extend(cluster.node_ids().into_iter().map(Member::Node));
+        for member in members {
+            if cluster.is_running(member) {
+                let _ = cluster.resume(member);
             } else {
-                cluster.restart(node)?;
+                cluster.restart(member)?;
             }
         }
         anyhow::Ok(())

@@ -18,6 +18,7 @@
 //! - [`confirm`]: confirming reservations of committed orders in the background.
 //! - [`reconcile`]: the leader's background settling of stale catalog reservations.
 //! - [`removal`]: a removed node that never learned it stops calling elections.
+//! - [`failstop`]: a fatal Raft error (a failed disk write) stops the process.
 //! - [`raft_metrics`]: Raft gauges and commit latency for `/metrics`.
 //! - [`http`]: the routes; handlers check input and translate errors.
 //! - [`run`]: wiring it together and running until a signal.
@@ -27,6 +28,7 @@ mod cluster;
 pub mod config;
 mod confirm;
 mod error;
+mod failstop;
 mod http;
 mod network;
 mod orders;

@@ -100,12 +100,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let shutdown = server::shutdown_on_signal();
     spawn_background(&app, gauges, not_a_voter, &shutdown);
+    let fatal = tokio::spawn(crate::failstop::watch(raft.clone(), shutdown.clone()));
     let router = crate::http::router(app, metrics, &security.credentials);
     let options = server::ServeOptions {
         tls: security.server_tls.clone(),
         limits: config.limits.clone(),
     };
     let served = server::serve(listener, router, shutdown, options).await;
+    if let Ok(Some(fatal)) = fatal.await {
+        // Nothing more is flushed: the disk already failed once.
+        anyhow::bail!("raft stopped on a fatal error: {fatal}");
+    }
 
     match tokio::time::timeout(RAFT_SHUTDOWN, raft.shutdown()).await {
         Ok(Ok(())) => tracing::info!("raft stopped"),

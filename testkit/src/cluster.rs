@@ -155,6 +155,19 @@ impl Cluster {
         Ok(self.ports.addr(id))
     }
 
+    /// Stops node `id` (SIGTERM, SIGKILL after 5 s) and forgets it: it leaves
+    /// [`node_ids`](Self::node_ids) and [`node_addrs`](Self::node_addrs), its store stays
+    /// in the directory. For a node taken out of the Raft membership for good.
+    pub fn remove_node(&mut self, id: u64) -> anyhow::Result<()> {
+        let mut process = self
+            .nodes
+            .remove(&id)
+            .ok_or_else(|| anyhow!("no node {id}"))?;
+        process.terminate(Duration::from_secs(5));
+        self.ports.0.remove(&id);
+        Ok(())
+    }
+
     /// The directory of stores and logs.
     pub fn dir(&self) -> &Path {
         self.home.path()

@@ -1,6 +1,7 @@
 //! How to start a cluster ([`ClusterOptions`]) and the command line each service gets
 //! from them: which flags the catalog, a raft node and the gateway are started with.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use toystore_api::Transport;
@@ -32,6 +33,18 @@ pub struct ClusterOptions {
     pub node_args: Vec<String>,
     /// The address the nodes dial for the catalog instead of its own: a test's front.
     pub catalog_via: Option<String>,
+    /// Per node id, the address that node dials for the catalog (before `catalog_via`):
+    /// a proxy on each node-to-catalog link.
+    pub node_catalog: BTreeMap<u64, String>,
+    /// The catalog's `--listen`; `None` picks a free port. Fixed up front when proxies
+    /// must know where the catalog will be before it starts.
+    pub catalog_listen: Option<String>,
+    /// The gateway's `--nodes` instead of every node's own address: a proxy on each
+    /// gateway-to-node link.
+    pub gateway_nodes: Option<String>,
+    /// Extra environment per process, by its name (`catalog`, `node-2`, `gateway`): a
+    /// preloaded library that fakes the clock or fails a system call.
+    pub env: BTreeMap<String, Vec<(String, String)>>,
     /// Open (the contract's plain setup), credentials, or credentials and TLS.
     pub security: SecurityMode,
 }
@@ -64,6 +77,10 @@ impl Default for ClusterOptions {
             catalog_args: Vec::new(),
             node_args: Vec::new(),
             catalog_via: None,
+            node_catalog: BTreeMap::new(),
+            catalog_listen: None,
+            gateway_nodes: None,
+            env: BTreeMap::new(),
             security: SecurityMode::Open,
         }
     }
@@ -158,7 +175,12 @@ impl ClusterOptions {
         }
         args.extend(self.security_flags(dir, "catalog", true));
         args.extend(self.catalog_args.iter().cloned());
-        Ok(ProcessSpec::new("catalog", self.binary("catalog")?, &log_dir(dir)).args(args))
+        let mut spec =
+            ProcessSpec::new("catalog", self.binary("catalog")?, &log_dir(dir)).args(args);
+        if let Some(listen) = &self.catalog_listen {
+            spec = spec.listen(listen.clone());
+        }
+        Ok(self.with_env(spec))
     }
 
     /// Raft node `id` on `listen`, its store in `<dir>/node-<id>`.
@@ -172,7 +194,11 @@ impl ClusterOptions {
             "--peers".to_string(),
             node.peers,
             "--catalog".to_string(),
-            self.catalog_via.clone().unwrap_or(node.catalog),
+            self.node_catalog
+                .get(&id)
+                .or(self.catalog_via.as_ref())
+                .cloned()
+                .unwrap_or(node.catalog),
         ];
         if node.bootstrap {
             args.push("--bootstrap".to_string());
@@ -184,7 +210,7 @@ impl ClusterOptions {
             self.binary("raft-node")?,
             &log_dir(dir),
         );
-        Ok(spec.args(args).listen(node.listen))
+        Ok(self.with_env(spec.args(args).listen(node.listen)))
     }
 
     /// The gateway, dialling every node at its real address.
@@ -198,7 +224,9 @@ impl ClusterOptions {
             "--catalog".to_string(),
             catalog.to_string(),
             "--nodes".to_string(),
-            ports.direct_peers(),
+            self.gateway_nodes
+                .clone()
+                .unwrap_or_else(|| ports.direct_peers()),
             "--cache".to_string(),
             if self.cache { "on" } else { "off" }.to_string(),
         ];
@@ -206,7 +234,15 @@ impl ClusterOptions {
             args.extend(["--deadline".to_string(), deadline.clone()]);
         }
         args.extend(self.security_flags(dir, "gateway", false));
-        Ok(ProcessSpec::new("gateway", self.binary("gateway")?, &log_dir(dir)).args(args))
+        let spec = ProcessSpec::new("gateway", self.binary("gateway")?, &log_dir(dir)).args(args);
+        Ok(self.with_env(spec))
+    }
+
+    /// `spec` with the extra environment [`ClusterOptions::env`] names for its process.
+    fn with_env(&self, spec: ProcessSpec) -> ProcessSpec {
+        let vars = self.env.get(&spec.name).cloned().unwrap_or_default();
+        vars.iter()
+            .fold(spec, |spec, (key, value)| spec.env(key, value))
     }
 }
 
@@ -222,4 +258,63 @@ pub(crate) struct NodeStart {
 /// Every process of a cluster in `dir` logs to `<dir>/logs/<name>.log`.
 pub fn log_dir(dir: &Path) -> PathBuf {
     dir.join("logs")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_pair(args: &[std::ffi::OsString], flag: &str, value: &str) -> bool {
+        args.windows(2).any(|w| w[0] == flag && w[1] == value)
+    }
+
+    #[test]
+    fn links_and_environment_can_be_routed_per_process() {
+        let bin = tempfile::tempdir().unwrap();
+        for name in ["catalog", "raft-node", "gateway"] {
+            std::fs::write(bin.path().join(name), "").unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let options = ClusterOptions {
+            bin_dir: Some(bin.path().to_path_buf()),
+            catalog_via: Some("127.0.0.1:7000".into()),
+            node_catalog: [(2, "127.0.0.1:7002".to_string())].into(),
+            catalog_listen: Some("127.0.0.1:7777".into()),
+            gateway_nodes: Some("1=127.0.0.1:8001".into()),
+            env: [(
+                "node-2".to_string(),
+                vec![("TZ".to_string(), "UTC".to_string())],
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let catalog = options.catalog_spec(dir.path()).unwrap();
+        assert_eq!(catalog.listen, "127.0.0.1:7777");
+        assert!(catalog.env.is_empty());
+        let node = |id: u64| {
+            let start = NodeStart {
+                id,
+                listen: "127.0.0.1:9000".into(),
+                peers: String::new(),
+                catalog: "127.0.0.1:7777".into(),
+                bootstrap: false,
+            };
+            options.node_spec(dir.path(), start).unwrap()
+        };
+        let (one, two) = (node(1), node(2));
+        assert!(
+            has_pair(&one.args, "--catalog", "127.0.0.1:7000"),
+            "catalog_via"
+        );
+        assert!(
+            has_pair(&two.args, "--catalog", "127.0.0.1:7002"),
+            "its own link"
+        );
+        assert!(one.env.is_empty());
+        assert_eq!(two.env, vec![("TZ".to_string(), "UTC".to_string())]);
+        let gateway = options
+            .gateway_spec(dir.path(), &NodePorts::default(), "127.0.0.1:7777")
+            .unwrap();
+        assert!(has_pair(&gateway.args, "--nodes", "1=127.0.0.1:8001"));
+    }
 }

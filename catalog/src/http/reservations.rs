@@ -8,6 +8,7 @@ use service_core::{ApiError, BatchBody, Data, JsonBody, PathParams, QueryParams}
 
 use super::errors::store_error;
 use super::state::{now_ms, AppState};
+use crate::store::OlderThan;
 use toystore_api::catalog::{
     BatchAnswer, ConfirmBatch, ConfirmRequest, Invalidate, Reservation, ReservationQuery,
     ReserveBatch, ReserveRequest, MAX_BATCH_ITEMS,
@@ -192,11 +193,11 @@ pub(super) async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ReservationQuery>,
 ) -> Result<Data<Vec<Reservation>>, ApiError> {
-    let older_than = query.older_than_ms.unwrap_or(0);
-    let taken_before = now_ms().saturating_sub(older_than);
+    // Without `older_than_ms` every reservation is listed, whatever the clock says of it.
+    let older_than = query.older_than_ms.map(|age| OlderThan::new(now_ms(), age));
     state
         .store
-        .reservations(query.state, taken_before)
+        .reservations(query.state, older_than)
         .map(Data::new)
         .map_err(store_error)
 }

@@ -31,6 +31,33 @@ pub(crate) struct CatalogStore {
     pub(super) meta: sled::Tree,
 }
 
+/// Which reservations a listing by age admits: those taken at least `age_ms` before now,
+/// by this process's wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OlderThan {
+    taken_before_ms: u64,
+    now_ms: u64,
+}
+
+impl OlderThan {
+    /// Reservations at least `age_ms` old at `now_ms`.
+    pub(crate) fn new(now_ms: u64, age_ms: u64) -> Self {
+        OlderThan {
+            taken_before_ms: now_ms.saturating_sub(age_ms),
+            now_ms,
+        }
+    }
+
+    /// Whether a reservation taken at `created_ms` is old enough. One dated after now was
+    /// taken before the wall clock stepped back: its age is unknown, and it counts as old.
+    /// Young would hide a held reservation from the reconciler (and its stock from sale)
+    /// for as long as the clock had been ahead; settling it early is safe, since the
+    /// reconciler commits a tombstone before it releases, so the order cannot commit too.
+    fn admits(self, created_ms: u64) -> bool {
+        created_ms <= self.taken_before_ms || created_ms > self.now_ms
+    }
+}
+
 impl CatalogStore {
     /// Opens (or creates) the store at `path`; a fresh store is seeded with the ten toys at
     /// `initial_stock` each.
@@ -140,11 +167,11 @@ impl CatalogStore {
         Ok(record.reservation(request_id))
     }
 
-    /// Reservations in `state` (all if `None`) taken at or before `taken_before_ms`.
+    /// Reservations in `state` (all if `None`), only those [`OlderThan`] admits if given.
     pub(crate) fn reservations(
         &self,
         state: Option<ReservationState>,
-        taken_before_ms: u64,
+        older_than: Option<OlderThan>,
     ) -> Result<Vec<Reservation>, StoreError> {
         let ids: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match state {
             Some(ReservationState::Held) => Box::new(self.held.iter().keys()),
@@ -157,7 +184,8 @@ impl CatalogStore {
                 continue; // released between the index read and this one
             };
             let record: ReservationRecord = decode(&bytes)?;
-            if state.is_some_and(|s| s != record.state) || record.created_ms > taken_before_ms {
+            let young = older_than.is_some_and(|o| !o.admits(record.created_ms));
+            if state.is_some_and(|s| s != record.state) || young {
                 continue;
             }
             out.push(record.reservation(&String::from_utf8_lossy(&id)));

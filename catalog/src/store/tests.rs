@@ -139,6 +139,32 @@ async fn confirm_and_release_move_stock_and_are_idempotent() {
     assert_ledger_balances(&store);
 }
 
+/// Regression: with the wall clock stepped back (found by the harness's `clock` nemesis),
+/// reservations dated after "now" vanished from every listing: the full one the checker
+/// reads, and the reconciler's, which then left their stock held until the clock caught up.
+#[tokio::test]
+async fn reservations_dated_after_now_are_listed_and_count_as_old() {
+    let (_dir, store) = open(10);
+    // Taken while the clock was an hour ahead; it now reads 10 s.
+    store
+        .reserve(&request("ahead", "Tux", 1), 3_610_000)
+        .await
+        .unwrap();
+    store
+        .reserve(&request("now", "Tux", 1), 9_000)
+        .await
+        .unwrap();
+    assert_eq!(store.reservations(None, None).unwrap().len(), 2);
+    let held = store
+        .reservations(
+            Some(ReservationState::Held),
+            Some(OlderThan::new(10_000, 5_000)),
+        )
+        .unwrap();
+    let ids: Vec<_> = held.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(ids, ["ahead"]);
+}
+
 #[tokio::test]
 async fn held_listing_uses_age_and_state() {
     let (_dir, store) = open(10);
@@ -156,13 +182,16 @@ async fn held_listing_uses_age_and_state() {
         .unwrap();
     store.confirm("done", 0).await.unwrap();
     let held = store
-        .reservations(Some(ReservationState::Held), 5_000)
+        .reservations(
+            Some(ReservationState::Held),
+            Some(OlderThan::new(10_000, 5_000)),
+        )
         .unwrap();
     let ids: Vec<_> = held.iter().map(|r| r.request_id.as_str()).collect();
     assert_eq!(ids, ["old"]);
-    assert_eq!(store.reservations(None, u64::MAX).unwrap().len(), 3);
+    assert_eq!(store.reservations(None, None).unwrap().len(), 3);
     let confirmed = store
-        .reservations(Some(ReservationState::Confirmed), u64::MAX)
+        .reservations(Some(ReservationState::Confirmed), None)
         .unwrap();
     assert_eq!(confirmed[0].request_id, "done");
 }
@@ -281,7 +310,7 @@ proptest! {
                 // held in the ledger is exactly the sum of held reservations.
                 for name in PRODUCTS {
                     let held: u64 = store
-                        .reservations(Some(ReservationState::Held), u64::MAX)
+                        .reservations(Some(ReservationState::Held), None)
                         .unwrap()
                         .iter()
                         .filter(|r| r.name == name)

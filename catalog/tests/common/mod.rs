@@ -21,6 +21,11 @@ impl Catalog {
             ..Default::default()
         })
         .expect("catalog starts");
+        Catalog::around(cluster)
+    }
+
+    /// The catalog of a cluster a test started itself.
+    pub(crate) fn around(cluster: Cluster) -> Catalog {
         // No pooled connections: a test restarts the process under them.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))

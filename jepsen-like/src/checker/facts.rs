@@ -73,7 +73,7 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// Buys grouped by idempotency key.
+    /// Buys grouped by idempotency key, each group in invoke order.
     pub(crate) fn buys_by_key(&self) -> HashMap<&str, Vec<&Buy<'a>>> {
         let mut by_key: HashMap<&str, Vec<&Buy<'a>>> = HashMap::new();
         for buy in &self.buys {

@@ -1,7 +1,8 @@
 //! `orders_match_buys`: every order in the final state belongs to a buy invoked in the
-//! history with the same key, name and quantity, whatever that buy's outcome. This is
-//! what catches an order nobody sent, or one sent with another body, when every answer
-//! to its key was lost (info) and no other check has a number to compare.
+//! history with the same key, name and quantity, whatever that buy's outcome; and it holds
+//! the first body sent with its key, since a later one under the same key must be refused
+//! (422). This is what catches an order nobody sent, or one sent with another body, when
+//! every answer to its key was lost (info) and no other check has a number to compare.
 
 use std::collections::HashSet;
 
@@ -30,10 +31,10 @@ pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
             ));
             continue;
         };
-        if !buys
-            .iter()
-            .any(|b| b.name == order.name && b.quantity == order.quantity)
-        {
+        // The first body sent with a key is the one an order may hold; `buys` are in
+        // history order, so the first is the earliest invoke.
+        let first = buys[0];
+        if first.name != order.name || first.quantity != order.quantity {
             let asked: Vec<String> = buys
                 .iter()
                 .map(|b| format!("{} x{}", b.name, b.quantity))
@@ -41,11 +42,12 @@ pub(crate) fn check(facts: &Facts) -> Vec<Anomaly> {
             anomalies.push(Anomaly::new(
                 buys.iter().flat_map(|b| b.op.indices()).collect(),
                 format!(
-                    "order {} is {} x{}, but the buys of its key {} asked for {}",
+                    "order {} is {} x{}, but the first buy of its key {} asked for {} (all: {})",
                     order.number,
                     order.name,
                     order.quantity,
                     order.request_id,
+                    format_args!("{} x{}", first.name, first.quantity),
                     asked.join(", ")
                 ),
             ));
@@ -112,12 +114,35 @@ mod tests {
         assert_eq!(
             text,
             vec![
-                "order 0 is Tux x2, but the buys of its key a asked for Tux x1",
-                "order 1 is Tux x2, but the buys of its key b asked for Uno x2",
+                "order 0 is Tux x2, but the first buy of its key a asked for Tux x1 (all: Tux x1)",
+                "order 1 is Tux x2, but the first buy of its key b asked for Uno x2 (all: Uno x2)",
                 "order 2 (Uno x1) has key ghost, which no buy in the history used",
                 "order 3 (Uno x1) has key ghost-2, which no buy in the history used",
             ]
         );
         assert_eq!(anomalies[0].ops, vec![0, 2]);
+    }
+
+    #[test]
+    fn an_order_holds_the_first_body_of_its_key_not_a_later_one() {
+        // A probe sent the acknowledged key "a" again with another quantity (422), and an
+        // info buy of key "b" was followed by a probe: the orders hold the first bodies.
+        let mut h = History::new();
+        h.buy_ok(0, "Tux", 1, "a", 0);
+        h.buy_info(1, "Uno", 2, "b");
+        h.buy_fail(2, "Tux", 2, "a", 422);
+        h.buy_fail(3, "Uno", 3, "b", 422);
+        let ops = pair(&h.events).unwrap();
+        let good = final_state(vec![order(0, "Tux", 1, "a"), order(1, "Uno", 2, "b")], 3);
+        assert_eq!(super::check(&Facts::new(&ops, &good)), Vec::new());
+
+        // The probe's body committed instead of the first one: caught, though a buy with
+        // that body was sent.
+        let bad = final_state(vec![order(0, "Tux", 1, "a"), order(1, "Uno", 3, "b")], 3);
+        let anomalies = super::check(&Facts::new(&ops, &bad));
+        assert_eq!(anomalies.len(), 1, "{anomalies:?}");
+        assert!(anomalies[0]
+            .explanation
+            .contains("first buy of its key b asked for Uno x2"));
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
 use service_core::{ApiError, Data, JsonBody};
 use toystore_api::node::{AddLearner, ChangeMembership, ClusterStatus, Digest};
@@ -62,8 +63,13 @@ pub(crate) async fn snapshot(
 }
 
 /// `GET /health`: 200 `{"status":"ok"}` (the contract's body, not an envelope) while a
-/// leader is known, else 503 `no leader`.
+/// leader is known, else 503 `no leader`; 503 `raft stopped` once Raft stopped on a fatal
+/// error (the node is then on its way out).
 pub(crate) async fn health(State(app): State<SharedApp>) -> Result<axum::Json<Value>, ApiError> {
+    if let Some(fatal) = crate::failstop::fatal(&app.raft) {
+        let message = format!("raft stopped: {fatal}");
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message));
+    }
     match app.leader() {
         Some(leader) => Ok(axum::Json(json!({"status": "ok", "leader": leader}))),
         None => Err(ApiError::kind(ErrorKind::NoLeader)),

@@ -1,24 +1,80 @@
-//! TCP proxies on the node-to-node links, so the nemesis can partition the cluster without
-//! root: node i dials peer j through the proxy of link i->j (its `--peers` says so).
-//!
-//! A link passes bytes, blackholes them (connections stay open, bytes are held until the
-//! link passes again, as on a network that drops packets and then heals), or resets
-//! (every connection on it is closed and new ones are closed at once).
+//! One directed link as a TCP proxy on a loopback port, and what the nemesis can make of
+//! it ([`LinkMode`]): pass bytes; blackhole them (connections stay open, bytes are held
+//! until the link passes again, as on a network that drops packets and then heals);
+//! reset (every connection is closed and new ones are closed at once); slow (every chunk
+//! waits a random latency); or flaky (a share of connections is dropped, some chunks
+//! stall). This kernel has no `tc netem`, so latency and loss are made here.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
+use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum LinkMode {
     Pass,
     Blackhole,
     Reset,
+    /// Each chunk is held a random time between the two bounds, in milliseconds.
+    Slow {
+        min_ms: u64,
+        max_ms: u64,
+    },
+    /// A new connection is refused with probability `drop`; an open one is closed at a
+    /// chunk with probability `drop / 10`, and stalls for 1 to 2 s as often.
+    Flaky {
+        drop: f64,
+    },
+}
+
+impl LinkMode {
+    /// Whether bytes move at all (perhaps late) in this mode.
+    fn moves(self) -> bool {
+        !matches!(self, LinkMode::Blackhole | LinkMode::Reset)
+    }
+}
+
+/// What to do with one chunk read under the current mode.
+#[derive(Debug, PartialEq)]
+enum ChunkFate {
+    Forward,
+    /// Forward after this long.
+    Delay(Duration),
+    /// Close the connection.
+    Drop,
+}
+
+fn chunk_fate(mode: LinkMode, rng: &mut impl Rng) -> ChunkFate {
+    match mode {
+        LinkMode::Slow { min_ms, max_ms } => ChunkFate::Delay(Duration::from_millis(
+            rng.random_range(min_ms..=max_ms.max(min_ms)),
+        )),
+        LinkMode::Flaky { drop } => {
+            let roll = rng.random::<f64>();
+            if roll < drop / 10.0 {
+                ChunkFate::Drop
+            } else if roll < drop / 5.0 {
+                ChunkFate::Delay(Duration::from_millis(rng.random_range(1000..=2000)))
+            } else {
+                ChunkFate::Forward
+            }
+        }
+        _ => ChunkFate::Forward,
+    }
+}
+
+/// Whether a connection arriving under `mode` is closed at once.
+fn refuse(mode: LinkMode, rng: &mut impl Rng) -> bool {
+    match mode {
+        LinkMode::Reset => true,
+        LinkMode::Flaky { drop } => rng.random::<f64>() < drop,
+        _ => false,
+    }
 }
 
 /// One directed link: listens on a loopback port, forwards to `target`.
@@ -39,7 +95,8 @@ impl LinkProxy {
         let accept = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let watch = modes.subscribe();
-                if *watch.borrow() == LinkMode::Reset {
+                let current = *watch.borrow();
+                if refuse(current, &mut rand::rng()) {
                     drop(inbound);
                     continue;
                 }
@@ -55,6 +112,10 @@ impl LinkProxy {
 
     pub(crate) fn set_mode(&self, mode: LinkMode) {
         self.mode.send_replace(mode);
+    }
+
+    pub(crate) fn mode(&self) -> LinkMode {
+        *self.mode.borrow()
     }
 }
 
@@ -80,8 +141,9 @@ async fn forward(inbound: TcpStream, target: SocketAddr, mode: watch::Receiver<L
     // Leaving drops all four halves: both connections close.
 }
 
-/// Copies bytes one way while the link passes; holds them while it is blackholed;
-/// returns (closing the connection) when it resets or either side closes.
+/// Copies bytes one way while the link moves them, late if it is slow; holds them while it
+/// is blackholed; returns (closing the connection) when it resets, when a flaky link drops
+/// it, or when either side closes.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
@@ -89,7 +151,7 @@ async fn pump(
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        if !wait_for_pass(&mut mode).await {
+        if !wait_until_moving(&mut mode).await {
             return;
         }
         let n = tokio::select! {
@@ -102,9 +164,15 @@ async fn pump(
                 continue;
             }
         };
-        // Bytes read under Pass may meet a blackhole before they are written: hold them.
-        if !wait_for_pass(&mut mode).await {
+        // Bytes read while moving may meet a blackhole before they are written: hold them.
+        if !wait_until_moving(&mut mode).await {
             return;
+        }
+        let fate = chunk_fate(*mode.borrow(), &mut rand::rng());
+        match fate {
+            ChunkFate::Forward => {}
+            ChunkFate::Delay(delay) => tokio::time::sleep(delay).await,
+            ChunkFate::Drop => return,
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;
@@ -113,99 +181,25 @@ async fn pump(
 }
 
 /// Waits while blackholed; false when the link resets (or the proxy is gone).
-async fn wait_for_pass(mode: &mut watch::Receiver<LinkMode>) -> bool {
+async fn wait_until_moving(mode: &mut watch::Receiver<LinkMode>) -> bool {
     loop {
         let current = *mode.borrow_and_update();
-        match current {
-            LinkMode::Pass => return true,
-            LinkMode::Reset => return false,
-            LinkMode::Blackhole => {
-                if mode.changed().await.is_err() {
-                    return false;
-                }
-            }
+        if current.moves() {
+            return true;
         }
-    }
-}
-
-/// One proxy per directed link between the nodes of a cluster.
-pub(crate) struct ProxyMesh {
-    ports: BTreeMap<u64, u16>,
-    links: BTreeMap<(u64, u64), LinkProxy>,
-}
-
-impl ProxyMesh {
-    /// Proxies for every link i->j (i != j) of nodes listening on `ports`.
-    pub(crate) async fn start(ports: &BTreeMap<u64, u16>) -> anyhow::Result<ProxyMesh> {
-        let mut links = BTreeMap::new();
-        for &from in ports.keys() {
-            for (&to, &port) in ports {
-                if from != to {
-                    let target: SocketAddr = ([127, 0, 0, 1], port).into();
-                    links.insert((from, to), LinkProxy::start(target).await?);
-                }
-            }
-        }
-        Ok(ProxyMesh {
-            ports: ports.clone(),
-            links,
-        })
-    }
-
-    /// The `--peers` of node `id`: itself directly, every other node through its link.
-    pub(crate) fn peers_for(&self, id: u64) -> String {
-        self.ports
-            .iter()
-            .map(|(&peer, &port)| {
-                if peer == id {
-                    format!("{peer}=127.0.0.1:{port}")
-                } else {
-                    format!("{peer}={}", self.links[&(id, peer)].addr())
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Sets the link `from -> to`.
-    pub(crate) fn cut(&self, from: u64, to: u64, mode: LinkMode) {
-        if let Some(link) = self.links.get(&(from, to)) {
-            link.set_mode(mode);
-        }
-    }
-
-    /// Cuts every link to and from `id`.
-    pub(crate) fn isolate(&self, id: u64, mode: LinkMode) {
-        for (&(from, to), link) in &self.links {
-            if from == id || to == id {
-                link.set_mode(mode);
-            }
-        }
-    }
-
-    /// Cuts every link between `side` and the rest, both ways.
-    pub(crate) fn split(&self, side: &[u64], mode: LinkMode) {
-        for (&(from, to), link) in &self.links {
-            if side.contains(&from) != side.contains(&to) {
-                link.set_mode(mode);
-            }
-        }
-    }
-
-    /// Every link passes again.
-    pub(crate) fn heal(&self) {
-        for link in self.links.values() {
-            link.set_mode(LinkMode::Pass);
+        if current == LinkMode::Reset || mode.changed().await.is_err() {
+            return false;
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use std::time::Duration;
+    use rand::SeedableRng;
+    use std::time::Instant;
 
-    async fn echo_server() -> SocketAddr {
+    pub(crate) async fn echo_server() -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -223,7 +217,7 @@ mod tests {
         addr
     }
 
-    async fn round_trip(stream: &mut TcpStream, text: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) async fn round_trip(stream: &mut TcpStream, text: &[u8]) -> Option<Vec<u8>> {
         stream.write_all(text).await.ok()?;
         let mut buf = vec![0u8; text.len()];
         match tokio::time::timeout(Duration::from_millis(300), stream.read_exact(&mut buf)).await {
@@ -271,26 +265,45 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_mesh_routes_peers_through_links_and_isolates() {
-        let a = echo_server().await;
-        let b = echo_server().await;
-        let ports: BTreeMap<u64, u16> = [(1, a.port()), (2, b.port())].into();
-        let mesh = ProxyMesh::start(&ports).await.unwrap();
-        let peers = mesh.peers_for(1);
-        assert!(
-            peers.starts_with(&format!("1=127.0.0.1:{}", a.port())),
-            "{peers}"
-        );
-        let link: SocketAddr = peers.split(',').nth(1).unwrap()[2..].parse().unwrap();
-        let mut stream = TcpStream::connect(link).await.unwrap();
-        assert!(round_trip(&mut stream, b"hi").await.is_some());
-        mesh.isolate(2, LinkMode::Blackhole);
-        assert_eq!(round_trip(&mut stream, b"hi").await, None);
-        mesh.heal();
-        let mut late = [0u8; 2];
-        tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut late))
+    async fn a_slow_link_delays_every_chunk_both_ways() {
+        let proxy = LinkProxy::start(echo_server().await).await.unwrap();
+        proxy.set_mode(LinkMode::Slow {
+            min_ms: 60,
+            max_ms: 80,
+        });
+        let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+        let started = Instant::now();
+        stream.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut buf))
             .await
             .unwrap()
             .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(120),
+            "one delay each way: {:?}",
+            started.elapsed()
+        );
+        proxy.set_mode(LinkMode::Pass);
+        assert_eq!(proxy.mode(), LinkMode::Pass);
+    }
+
+    #[test]
+    fn a_flaky_link_refuses_drops_and_stalls_a_share() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let flaky = LinkMode::Flaky { drop: 0.5 };
+        let refused = (0..1000).filter(|_| refuse(flaky, &mut rng)).count();
+        assert!((400..600).contains(&refused), "{refused}");
+        let fates: Vec<ChunkFate> = (0..1000).map(|_| chunk_fate(flaky, &mut rng)).collect();
+        let dropped = fates.iter().filter(|f| **f == ChunkFate::Drop).count();
+        let stalled = fates
+            .iter()
+            .filter(|f| matches!(f, ChunkFate::Delay(d) if *d >= Duration::from_secs(1)))
+            .count();
+        assert!((20..90).contains(&dropped), "{dropped}");
+        assert!((20..90).contains(&stalled), "{stalled}");
+        assert!(!refuse(LinkMode::Pass, &mut rng));
+        assert!(refuse(LinkMode::Reset, &mut rng));
+        assert_eq!(chunk_fate(LinkMode::Pass, &mut rng), ChunkFate::Forward);
     }
 }
