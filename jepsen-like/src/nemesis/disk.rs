@@ -51,7 +51,7 @@ pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String
     })
     .context("run fiu-ctrl (apt-get install fiu-utils)")?;
     // fiu-ctrl exits 0 even when the command failed; it says so on stdout.
-    let said = String::from_utf8_lossy(&output.stdout).to_string();
+    let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() || said.contains("rror") {
         bail!("fiu-ctrl on node-{node} (pid {pid}): {said}");
     }
