@@ -6,9 +6,7 @@
 //! reserve), not two. A confirm that is dropped (queue full) or fails is left to the
 //! reconciler, which confirms every held reservation whose request id has an order.
 
-use std::sync::Arc;
-
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use toystore_api::catalog::{CatalogClient, ConfirmItem};
 
 /// Confirms waiting to be sent, at most.
@@ -45,25 +43,13 @@ impl Confirmer {
     }
 }
 
-async fn send_all(catalog: CatalogClient, mut pending: mpsc::Receiver<ConfirmItem>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = pending.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match pending.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+/// Sends everything queued meanwhile together (see [`crate::batching`]).
+async fn send_all(catalog: CatalogClient, pending: mpsc::Receiver<ConfirmItem>) {
+    crate::batching::drain(pending, IN_FLIGHT, MAX_BATCH, move |batch| {
         let catalog = catalog.clone();
-        tokio::spawn(async move {
-            send(&catalog, batch).await;
-            drop(slot);
-        });
-    }
+        async move { send(&catalog, batch).await }
+    })
+    .await;
 }
 
 /// Sends one batch; what fails is only logged, the reconciler confirms it later.

@@ -11,6 +11,7 @@
 //! The service, from the state it shares to the HTTP surface:
 //! - [`app`]: the shared state, leadership, committing a command.
 //! - [`error`]: `NodeError`, how the domain modules fail.
+//! - [`batching`]: the wait-for-a-slot, take-what-is-queued loop of the three batchers.
 //! - [`propose`]: group commit: commands proposed meanwhile go as one Raft entry.
 //! - [`reserve`]: batching the leader's reservations at the catalog.
 //! - [`orders`]: buying (reserve, commit, confirm), reading, settling stale reservations.
@@ -24,6 +25,7 @@
 //! - [`run`]: wiring it together and running until a signal.
 
 mod app;
+mod batching;
 mod cluster;
 pub mod config;
 mod confirm;

@@ -6,11 +6,9 @@
 //! Raft, the commands that arrive wait and go together, as one [`Command::Batch`] entry,
 //! once a slot frees. A lone command under light load goes at once, as itself.
 
-use std::sync::Arc;
-
 use openraft::error::{ClientWriteError, Fatal, RaftError};
 use openraft::BasicNode;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::typ::{Command, CommandResult, NodeId, Raft};
 
@@ -53,26 +51,13 @@ impl Proposer {
     }
 }
 
-/// Takes a slot, then everything queued by then (up to [`MAX_BATCH`]), and commits it.
-async fn batch_all(raft: Raft, mut pending: mpsc::Receiver<(Command, Reply)>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = pending.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match pending.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+/// Commits everything queued meanwhile together (see [`crate::batching`]).
+async fn batch_all(raft: Raft, pending: mpsc::Receiver<(Command, Reply)>) {
+    crate::batching::drain(pending, IN_FLIGHT, MAX_BATCH, move |batch| {
         let raft = raft.clone();
-        tokio::spawn(async move {
-            commit(&raft, batch).await;
-            drop(slot);
-        });
-    }
+        async move { commit(&raft, batch).await }
+    })
+    .await;
 }
 
 /// Commits one batch and answers each of its proposers.

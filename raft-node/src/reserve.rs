@@ -7,11 +7,9 @@
 //! reserve under light load goes at once as a plain `POST /reservations`, so a single
 //! client's latency is what it was.
 
-use std::sync::Arc;
-
 use futures::future::join_all;
 use reqwest::StatusCode;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use toystore_api::catalog::{CatalogClient, Reservation, ReserveRequest};
 use toystore_api::{CallError, ErrorKind};
 
@@ -55,26 +53,13 @@ impl Reserver {
     }
 }
 
-/// Takes a slot, then everything queued by then (up to [`MAX_BATCH`]), and sends it.
-async fn send_all(catalog: CatalogClient, mut pending: mpsc::Receiver<(ReserveRequest, Reply)>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = pending.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match pending.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+/// Sends everything queued meanwhile together (see [`crate::batching`]).
+async fn send_all(catalog: CatalogClient, pending: mpsc::Receiver<(ReserveRequest, Reply)>) {
+    crate::batching::drain(pending, IN_FLIGHT, MAX_BATCH, move |batch| {
         let catalog = catalog.clone();
-        tokio::spawn(async move {
-            send(&catalog, batch).await;
-            drop(slot);
-        });
-    }
+        async move { send(&catalog, batch).await }
+    })
+    .await;
 }
 
 /// Sends one batch and answers each of its reserves.
