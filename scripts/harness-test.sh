@@ -36,6 +36,15 @@ for kind in kill kill-leader pause partition kill-catalog kill-gateway slow flak
 done
 "$BIN/jepsen-like" check "$OUT/test" >/dev/null
 
+# A short soak: two seeds, partitions (the gateway's link to the catalog among the shapes)
+# and membership changes (fresh nodes on the mesh's spare ports).
+echo "== jepsen-like soak (2 runs of 20 s: partition, membership)"
+"$BIN/jepsen-like" soak --runs 2 --time 20 --clients 5 --rate 50 --nemesis partition,membership \
+  --bin-dir "$BIN" --out "$OUT/soak"
+grep -q "^2 of 2 runs valid" "$OUT/soak/soak.md" ||
+  { echo "harness-test: soak.md does not say 2 of 2 runs valid" >&2; exit 1; }
+[[ -s "$OUT/soak/soak.png" ]] || { echo "harness-test: soak.png missing" >&2; exit 1; }
+
 echo "== jepsen-like bench all --quick"
 "$BIN/jepsen-like" bench all --quick --bin-dir "$BIN" --out "$OUT/bench"
 for name in load cache crash scale overload tls breakdown; do

@@ -1,5 +1,5 @@
-//! The benchmark plots: line charts (figures against a parameter) and latency timelines
-//! with faults marked. PNG via plotters, text in the embedded DejaVu Sans.
+//! The benchmark plots: line charts (figures against a parameter), latency timelines
+//! with faults marked, and bar charts (a figure per fault kind). PNG via plotters, text in the embedded DejaVu Sans.
 
 use std::path::Path;
 use std::sync::Once;
@@ -322,4 +322,92 @@ mod tests {
             assert!(bytes.len() > 5_000, "{} looks empty", file.display());
         }
     }
+}
+
+/// A horizontal bar chart: one bar per category, its value printed beside it.
+#[derive(Debug, Clone)]
+pub(crate) struct Bars {
+    pub(crate) title: String,
+    pub(crate) x_label: String,
+    /// (category, value), drawn top to bottom.
+    pub(crate) bars: Vec<(String, f64)>,
+    pub(crate) color: usize,
+}
+
+/// Writes bar charts side by side into a PNG, sharing the categories' order.
+pub(crate) fn write_bars(path: &Path, panels: &[Bars]) -> anyhow::Result<()> {
+    register_font();
+    let rows = panels
+        .iter()
+        .map(|p| p.bars.len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let size = (620 * panels.len().max(1) as u32, 120 + 34 * rows as u32);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("fill: {e}"))?;
+    for (area, panel) in root
+        .split_evenly((1, panels.len().max(1)))
+        .iter()
+        .zip(panels)
+    {
+        draw_bars(area, panel)?;
+    }
+    root.present()
+        .map_err(|e| anyhow!("write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Bars) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let n = panel.bars.len();
+    let (_, top) = bounds(panel.bars.iter().map(|b| b.1).chain([0.0]));
+    let x_top = (top * 1.25).max(1e-6);
+    let names: Vec<String> = panel.bars.iter().map(|b| b.0.clone()).collect();
+    // Category i sits at y = n - 1 - i, so the first one is drawn on top.
+    let name_of = move |y: &SegmentValue<usize>| match y {
+        SegmentValue::CenterOf(i) if *i < n => names[n - 1 - i].clone(),
+        _ => String::new(),
+    };
+    let mut ctx = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(130)
+        .build_cartesian_2d(0.0..x_top, (0..n.saturating_sub(1)).into_segmented())
+        .map_err(|e| anyhow!("chart: {e}"))?;
+    ctx.configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n + 1)
+        .y_label_formatter(&name_of)
+        .x_desc(&panel.x_label)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .draw()
+        .map_err(|e| anyhow!("mesh: {e}"))?;
+    let c = color(panel.color);
+    ctx.draw_series(panel.bars.iter().enumerate().map(|(i, (_, v))| {
+        let y = n - 1 - i;
+        let mut bar = Rectangle::new(
+            [
+                (0.0, SegmentValue::Exact(y)),
+                (*v, SegmentValue::Exact(y + 1)),
+            ],
+            c.filled(),
+        );
+        bar.set_margin(4, 4, 0, 0);
+        bar
+    }))
+    .map_err(|e| anyhow!("bars: {e}"))?;
+    ctx.draw_series(panel.bars.iter().enumerate().map(|(i, (_, v))| {
+        Text::new(
+            format!("{v:.1}"),
+            (*v + x_top * 0.01, SegmentValue::CenterOf(n - 1 - i)),
+            (FONT, 13).into_font(),
+        )
+    }))
+    .map_err(|e| anyhow!("values: {e}"))?;
+    Ok(())
 }

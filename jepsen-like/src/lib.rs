@@ -11,6 +11,7 @@
 //!   partitions, latency and dropped connections.
 //! - [`nemesis`]: the faults, one at a time (or two overlapping), each healed and checked.
 //! - [`run`]: `jepsen-like test` and `check` from start to verdict.
+//! - [`soak`]: `jepsen-like soak`, many runs in a row and what each fault did to buys.
 //! - [`report`]: `report.md`, `latency.png`, `rate.png`.
 //! - [`bench`]: `jepsen-like bench`, the lab's experiments as tables and plots.
 //! - [`loadgen`]: a closed-loop HTTP load generator (N keep-alive connections, fixed window).
@@ -33,5 +34,6 @@ mod proxy;
 mod report;
 pub mod run;
 mod security;
+pub mod soak;
 mod stats;
 mod workload;

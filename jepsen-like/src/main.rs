@@ -14,6 +14,8 @@ struct Cli {
 enum Command {
     /// Start a cluster, run clients while injecting faults, then check the history.
     Test(jepsen_like::run::TestArgs),
+    /// Run `test` many times with consecutive seeds and summarise them in soak.md.
+    Soak(jepsen_like::soak::SoakArgs),
     /// Check a saved run directory (history.jsonl + final.json) again.
     Check {
         /// The run directory.
@@ -41,6 +43,7 @@ async fn main() -> std::process::ExitCode {
     // Exit codes: 0 valid, 1 anomaly found, 2 harness error.
     let result = match cli.command {
         Command::Test(args) => jepsen_like::run::test(args).await,
+        Command::Soak(args) => jepsen_like::soak::soak(args).await,
         Command::Check { dir } => jepsen_like::run::check(&dir),
         Command::Bench(args) => jepsen_like::bench::run_command(args).await.map(|()| true),
         Command::Secrets { dir, tls, hosts } => testkit::secure::Secrets::create(

@@ -17,7 +17,7 @@ use crate::checker::{self, Results};
 use crate::clients::{gateway_client, wait_ready};
 use crate::final_state::FinalState;
 use crate::history::{self, Recorder};
-use crate::nemesis::{self, FaultList, Nemesis, Setup};
+use crate::nemesis::{self, Fault, FaultList, Nemesis, Setup};
 use crate::proxy::ProxyMesh;
 use crate::report;
 use crate::security::Security;
@@ -29,12 +29,6 @@ pub struct TestArgs {
     /// Seconds of workload.
     #[arg(long, env = "JEPSEN_TIME", default_value_t = 60)]
     pub(crate) time: u64,
-    /// Concurrent clients.
-    #[arg(long, env = "JEPSEN_CLIENTS", default_value_t = 10)]
-    pub(crate) clients: usize,
-    /// Operations per second over all clients.
-    #[arg(long, env = "JEPSEN_RATE", default_value_t = 200.0)]
-    pub(crate) rate: f64,
     /// Faults to inject, comma-separated: kill, kill-leader, pause, partition, kill-catalog,
     /// kill-gateway, slow, flaky, membership, snapshot, clock (needs libfaketime), disk
     /// (needs libfiu), combined; `all` for every kind, `none` for no faults.
@@ -42,13 +36,30 @@ pub struct TestArgs {
     #[arg(long, env = "JEPSEN_NEMESIS", default_value = "kill,pause,partition,kill-leader,kill-catalog",
           value_parser = FaultList::parse)]
     pub(crate) nemesis: FaultList,
-    /// Seconds between faults, and how long each lasts.
-    #[arg(long, env = "JEPSEN_INTERVAL", default_value_t = 5.0)]
-    pub(crate) interval: f64,
     /// Random seed (default: from the clock). The same seed sends the same requests
     /// (keys, toys, quantities) and draws the same fault schedule.
     #[arg(long, env = "JEPSEN_SEED")]
     pub(crate) seed: Option<u64>,
+    /// Where history.jsonl, final.json, results.json, report.md and the plots go.
+    #[arg(long, env = "JEPSEN_OUT", default_value = "jepsen-out")]
+    pub(crate) out: PathBuf,
+    #[command(flatten)]
+    pub(crate) shape: RunShape,
+}
+
+/// What a run's cluster and clients look like: shared by `test` and `soak`.
+#[derive(Debug, Clone, Args)]
+pub struct RunShape {
+    /// Concurrent clients.
+    #[arg(long, env = "JEPSEN_CLIENTS", default_value_t = 10)]
+    pub(crate) clients: usize,
+    /// Operations per second over all clients.
+    #[arg(long, env = "JEPSEN_RATE", default_value_t = 200.0)]
+    pub(crate) rate: f64,
+    /// Seconds between faults, and how long each lasts [default: 5, shortened (down to 3)
+    /// when the listed kinds would not all fit into --time].
+    #[arg(long, env = "JEPSEN_INTERVAL")]
+    pub(crate) interval: Option<f64>,
     /// Every toy's initial stock, and what a sold-out toy is refilled to every 2 s; a low
     /// stock (say 5) makes buys meet 409 out of stock.
     #[arg(long, env = "JEPSEN_STOCK", default_value_t = 1000,
@@ -58,9 +69,6 @@ pub struct TestArgs {
     #[arg(long, env = "JEPSEN_NODES", default_value_t = 3,
           value_parser = clap::value_parser!(u64).range(1..=9))]
     pub(crate) nodes: u64,
-    /// Where history.jsonl, final.json, results.json, report.md and the plots go.
-    #[arg(long, env = "JEPSEN_OUT", default_value = "jepsen-out")]
-    pub(crate) out: PathBuf,
     /// Directory of the catalog, raft-node and gateway binaries.
     #[arg(long, env = "JEPSEN_BIN_DIR", default_value = "target/release")]
     pub(crate) bin_dir: PathBuf,
@@ -70,11 +78,59 @@ pub struct TestArgs {
     pub(crate) security: Security,
 }
 
+/// The interval when `--interval` is not given.
+const DEFAULT_INTERVAL: f64 = 5.0;
+/// The shortest interval chosen for a run too short for every kind at the default.
+const SHORTEST_AUTO_INTERVAL: f64 = 3.0;
+/// What checking a heal adds to each fault, roughly, in seconds.
+const HEAL_CHECK_SECONDS: f64 = 1.5;
+
+impl TestArgs {
+    /// `--interval`, or the default shortened so that every listed kind fits into `--time`:
+    /// each fault takes a pause and its own interval (`combined` one and a half), plus the
+    /// heal check. Never below 3 s, where faults would be too short to matter.
+    pub(crate) fn interval(&self) -> f64 {
+        if let Some(interval) = self.shape.interval {
+            return interval;
+        }
+        let kinds = self.nemesis.0.len() as f64;
+        if kinds == 0.0 {
+            return DEFAULT_INTERVAL;
+        }
+        let combined = self.nemesis.0.contains(&Fault::Combined);
+        let per_interval = 2.0 * kinds + if combined { 0.5 } else { 0.0 };
+        let fits = (self.time as f64 - HEAL_CHECK_SECONDS * kinds) / per_interval;
+        ((fits * 2.0).floor() / 2.0).clamp(SHORTEST_AUTO_INTERVAL, DEFAULT_INTERVAL)
+    }
+}
+
+/// A finished run: its verdict and history, and the nemesis's failure, if any.
+pub(crate) struct Run {
+    pub(crate) results: Results,
+    pub(crate) events: Vec<history::Event>,
+    /// A fault that did not start or heal (the files are written all the same).
+    pub(crate) nemesis_error: Option<anyhow::Error>,
+}
+
+/// Node ids past `--nodes` the proxy mesh sets ports aside for: the `membership` fault
+/// starts fresh nodes on them.
+const SPARE_NODES: u64 = 4;
+
 /// How long the cluster gets to settle after the faults are healed.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(90);
 
 /// Runs a test; `Ok(true)` when every check passed.
 pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
+    let run = execute(&args).await?;
+    match run.nemesis_error {
+        Some(err) => Err(err.context("a fault did not start or heal (the files are written)")),
+        None => Ok(run.results.valid),
+    }
+}
+
+/// Runs a test into `args.out`: cluster, workload and faults, heal, settle, check. Keeps
+/// the cluster's logs there unless the run was valid and every fault went as planned.
+pub(crate) async fn execute(args: &TestArgs) -> anyhow::Result<Run> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -82,45 +138,63 @@ pub async fn test(args: TestArgs) -> anyhow::Result<bool> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
     });
+    let shape = &args.shape;
     let command = format!(
         "jepsen-like test --time {} --clients {} --rate {} --nemesis {} --interval {} --seed {seed} --stock {} --nodes {} --security {}",
         args.time,
-        args.clients,
-        args.rate,
+        shape.clients,
+        shape.rate,
         args.nemesis.names(),
-        args.interval,
-        args.stock,
-        args.nodes,
-        args.security.name()
+        args.interval(),
+        shape.stock,
+        shape.nodes,
+        shape.security.name()
     );
     println!("{command}");
     let dir = tempfile::tempdir()?;
-    let (mut cluster, mesh, setup) = launch(&args, dir.path()).await?;
-    let outcome = drive(&args, seed, &mut cluster, &mesh, &setup, &command).await;
+    let (mut cluster, mesh, setup) = launch(args, dir.path()).await?;
+    let outcome = drive(args, seed, &mut cluster, &mesh, &setup, &command).await;
     tokio::task::block_in_place(|| cluster.stop());
-    if !matches!(&outcome, Ok(results) if results.valid) {
+    if !matches!(&outcome, Ok((results, _, None)) if results.valid) {
         keep_logs(dir.path(), &args.out);
     }
-    Ok(outcome?.valid)
+    let (results, events, nemesis_error) = outcome?;
+    Ok(Run {
+        results,
+        events,
+        nemesis_error,
+    })
 }
 
 /// Starts the run's cluster in `dir` with a proxy on every link (node to node, gateway to
-/// node, node to catalog) and what the chosen faults need.
+/// node and to the catalog, node to catalog; spare nodes' too) and what the chosen faults
+/// need.
 async fn launch(args: &TestArgs, dir: &Path) -> anyhow::Result<(Cluster, ProxyMesh, Setup)> {
-    let ports = NodePorts::allocate(args.nodes)?;
+    let shape = &args.shape;
+    let ports = NodePorts::allocate(shape.nodes)?;
+    let mut all = ports.clone();
+    for id in shape.nodes + 1..=shape.nodes + SPARE_NODES {
+        all.add(id)?;
+    }
+    let spares = all.0.split_off(&(shape.nodes + 1));
     // The catalog's port is fixed before it starts: the nodes' links to it need it.
     let mut catalog_port = free_port()?;
-    while ports.0.values().any(|p| *p == catalog_port) {
+    while ports
+        .0
+        .values()
+        .chain(spares.values())
+        .any(|p| *p == catalog_port)
+    {
         catalog_port = free_port()?;
     }
     let catalog = SocketAddr::from(([127, 0, 0, 1], catalog_port));
-    let mesh = ProxyMesh::start(&ports.0, catalog).await?;
+    let mesh = ProxyMesh::start(&ports.0, &spares, catalog).await?;
     let mut options = ClusterOptions {
-        nodes: args.nodes,
-        bin_dir: Some(args.bin_dir.clone()),
+        nodes: shape.nodes,
+        bin_dir: Some(shape.bin_dir.clone()),
         stock: Some(Stock {
-            initial: args.stock,
-            restock_to: args.stock,
+            initial: shape.stock,
+            restock_to: shape.stock,
             restock_interval: "2s".into(),
         }),
         gateway_deadline: Some("5s".into()),
@@ -129,18 +203,22 @@ async fn launch(args: &TestArgs, dir: &Path) -> anyhow::Result<(Cluster, ProxyMe
             "3s".into(),
             "--reconcile-interval".into(),
             "1s".into(),
+            "--bootstrap-voters".into(),
+            mesh.initial_voters(),
         ],
         catalog_listen: Some(catalog.to_string()),
         node_catalog: ports
             .0
             .keys()
+            .chain(spares.keys())
             .filter_map(|&id| Some((id, mesh.catalog_for(id)?)))
             .collect(),
         gateway_nodes: Some(mesh.gateway_nodes()),
-        security: args.security.into(),
+        gateway_catalog: Some(mesh.gateway_catalog()),
+        security: shape.security.into(),
         ..Default::default()
     };
-    let setup = Setup::prepare(&args.nemesis, dir, args.nodes, &mut options)?;
+    let setup = Setup::prepare(&args.nemesis, dir, shape.nodes, &mut options)?;
     let cluster = tokio::task::block_in_place(|| {
         Cluster::start_with_peers(dir, options, ports, |id| mesh.peers_for(id))
     })?;
@@ -170,8 +248,8 @@ fn progress(seconds: u64) -> (ProgressBar, tokio::task::JoinHandle<()>) {
     (bar, ticker)
 }
 
-/// Runs the workload and the nemesis, heals, settles, collects and checks. A nemesis
-/// that failed ends the run with its error once the files are written.
+/// Runs the workload and the nemesis, heals, settles, collects and checks; returns the
+/// results, the history, and the error of a fault that did not start or heal.
 async fn drive(
     args: &TestArgs,
     seed: u64,
@@ -179,7 +257,7 @@ async fn drive(
     mesh: &ProxyMesh,
     setup: &Setup,
     command: &str,
-) -> anyhow::Result<Results> {
+) -> anyhow::Result<(Results, Vec<history::Event>, Option<anyhow::Error>)> {
     cluster.wait_for_leader(Duration::from_secs(30)).await?;
     let public = cluster.public_transport()?;
     let gateway = gateway_client(&cluster.gateway_addr(), &public)?;
@@ -193,8 +271,8 @@ async fn drive(
         let gateway = cluster.gateway_addr();
         let recorder = recorder.clone();
         let options = WorkloadOptions {
-            clients: args.clients,
-            rate: args.rate,
+            clients: args.shape.clients,
+            rate: args.shape.rate,
             duration,
             seed,
         };
@@ -213,7 +291,7 @@ async fn drive(
         recorder: recorder.clone(),
         gateway,
     };
-    let interval = Duration::from_secs_f64(args.interval);
+    let interval = Duration::from_secs_f64(args.interval());
     let faulted = nemesis.run(&args.nemesis.0, interval, end).await;
     let cluster = nemesis.ctx.cluster;
     workload.await.context("workload task")?;
@@ -234,9 +312,9 @@ async fn drive(
         &cluster.transport(),
     )
     .await?;
-    let results = write_and_check(&args.out, command, &recorder.events(), &final_state)?;
-    faulted.context("a fault did not start or heal (the files are written)")?;
-    Ok(results)
+    let events = recorder.events();
+    let results = write_and_check(&args.out, command, &events, &final_state)?;
+    Ok((results, events, faulted.err()))
 }
 
 /// Whatever the nemesis left: every link passes, every clock is true, every process runs.
@@ -317,4 +395,37 @@ fn keep_logs(cluster_dir: &Path, out: &Path) {
         }
     }
     println!("cluster logs kept in {}", target.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        test: TestArgs,
+    }
+
+    fn interval(args: &[&str]) -> f64 {
+        let mut argv = vec!["jepsen-like"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().test.interval()
+    }
+
+    #[test]
+    fn the_default_interval_shrinks_only_to_fit_every_kind() {
+        // The contract's default run keeps its 5 s.
+        assert_eq!(interval(&[]), 5.0);
+        // Every kind in 120 s: short enough for all 13 to start.
+        let all = interval(&["--time", "120", "--nemesis", "all"]);
+        assert!((3.0..5.0).contains(&all), "{all}");
+        let kinds = FaultList::parse("all").unwrap().0.len() as f64;
+        assert!(kinds * (2.0 * all + HEAL_CHECK_SECONDS) + all / 2.0 <= 120.0);
+        // Never below the floor, and a given interval is kept.
+        assert_eq!(interval(&["--time", "10", "--nemesis", "all"]), 3.0);
+        assert_eq!(interval(&["--nemesis", "all", "--interval", "1.5"]), 1.5);
+        assert_eq!(interval(&["--nemesis", "none"]), 5.0);
+    }
 }

@@ -37,6 +37,12 @@ pub struct Config {
     #[arg(long, env = "NODE_BOOTSTRAP")]
     pub bootstrap: bool,
 
+    /// With `--bootstrap`: which of `--peers` form the first membership (comma-separated
+    /// ids) [default: all of them]. The others are addresses only, for nodes that join
+    /// later; etcd calls the same split `--initial-cluster`.
+    #[arg(long, env = "NODE_BOOTSTRAP_VOTERS", value_delimiter = ',')]
+    pub bootstrap_voters: Vec<NodeId>,
+
     /// Leader heartbeat interval in milliseconds; also openraft's timeout of one append
     /// RPC, so it must cover a follower's disk flush.
     #[arg(long, env = "NODE_HEARTBEAT_MS", default_value_t = 100)]
@@ -104,7 +110,35 @@ impl Config {
         if self.bootstrap && !self.peers.0.contains_key(&self.id) {
             return Err("--bootstrap needs this node's own id in --peers".into());
         }
+        if !self.bootstrap || self.bootstrap_voters.is_empty() {
+            return Ok(());
+        }
+        if let Some(id) = self
+            .bootstrap_voters
+            .iter()
+            .find(|id| !self.peers.0.contains_key(id))
+        {
+            return Err(format!(
+                "--bootstrap-voters names {id}, which --peers does not"
+            ));
+        }
+        if !self.bootstrap_voters.contains(&self.id) {
+            return Err("--bootstrap-voters must include this node's own id".into());
+        }
         Ok(())
+    }
+
+    /// The first membership a bootstrapping node proposes: `--bootstrap-voters` of
+    /// `--peers`, or every peer.
+    pub fn initial_voters(&self) -> std::collections::BTreeMap<NodeId, String> {
+        self.peers
+            .0
+            .iter()
+            .filter(|(id, _)| {
+                self.bootstrap_voters.is_empty() || self.bootstrap_voters.contains(id)
+            })
+            .map(|(id, addr)| (*id, addr.clone()))
+            .collect()
     }
 }
 
@@ -123,5 +157,37 @@ mod tests {
         let zero = Config::try_parse_from(["raft-node", "--id", "1", "--reconcile-interval", "0s"])
             .unwrap();
         assert!(zero.validate().is_err());
+    }
+
+    #[test]
+    fn bootstrap_voters_pick_from_the_peers() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec![
+                "raft-node",
+                "--id",
+                "1",
+                "--bootstrap",
+                "--peers",
+                "1=a:1,2=b:2,3=c:3,4=d:4",
+            ];
+            args.extend_from_slice(extra);
+            Config::try_parse_from(args).unwrap()
+        };
+        let all = parse(&[]);
+        assert!(all.validate().is_ok());
+        assert_eq!(all.initial_voters().len(), 4);
+        let three = parse(&["--bootstrap-voters", "1,2,3"]);
+        assert!(three.validate().is_ok());
+        assert_eq!(
+            three.initial_voters().keys().copied().collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert!(parse(&["--bootstrap-voters", "1,5"]).validate().is_err());
+        assert!(parse(&["--bootstrap-voters", "2,3"]).validate().is_err());
+        // Without --bootstrap the list is ignored: nodes that join later share the flags.
+        let joiner =
+            Config::try_parse_from(["raft-node", "--id", "4", "--bootstrap-voters", "1,2,3"])
+                .unwrap();
+        assert!(joiner.validate().is_ok());
     }
 }

@@ -145,17 +145,17 @@ fn spawn_background(
     ));
 }
 
-/// Initializes a fresh cluster with `--peers` as voters; a node with state ignores it.
+/// Initializes a fresh cluster with `--peers` (or the `--bootstrap-voters` among them) as
+/// voters; a node with state ignores it.
 async fn bootstrap(raft: &Raft, config: &Config) -> anyhow::Result<()> {
     if raft.is_initialized().await.context("raft state")? {
         tracing::info!("store already initialized; --bootstrap ignored");
         return Ok(());
     }
     let members: std::collections::BTreeMap<NodeId, openraft::BasicNode> = config
-        .peers
-        .0
-        .iter()
-        .map(|(id, addr)| (*id, openraft::BasicNode::new(addr)))
+        .initial_voters()
+        .into_iter()
+        .map(|(id, addr)| (id, openraft::BasicNode::new(addr)))
         .collect();
     tracing::info!(voters = ?members.keys().collect::<Vec<_>>(), "bootstrapping the cluster");
     match raft.initialize(members).await {

@@ -141,7 +141,7 @@ impl Cluster {
     fn start_gateway(&self) -> anyhow::Result<ServiceProcess> {
         let spec = self
             .options
-            .gateway_spec(self.dir(), &self.ports, &self.catalog_addr())?;
+            .gateway_spec(self.dir(), &self.ports, &self.gateway_catalog())?;
         ServiceProcess::start(spec).context("start gateway")
     }
 
@@ -151,6 +151,20 @@ impl Cluster {
         anyhow::ensure!(!self.ports.0.contains_key(&id), "node {id} exists");
         self.ports.add(id)?;
         let peers = self.ports.direct_peers();
+        self.start_node(id, peers, false)?;
+        Ok(self.ports.addr(id))
+    }
+
+    /// Adds node `id` on `port` (one the caller set aside) with `--peers peers`, so a
+    /// harness can route the new node's links through proxies it started beforehand;
+    /// returns its address.
+    pub fn add_node_at(&mut self, id: u64, port: u16, peers: String) -> anyhow::Result<String> {
+        anyhow::ensure!(!self.ports.0.contains_key(&id), "node {id} exists");
+        anyhow::ensure!(
+            !self.ports.0.values().any(|p| *p == port),
+            "port {port} is taken by another node"
+        );
+        self.ports.0.insert(id, port);
         self.start_node(id, peers, false)?;
         Ok(self.ports.addr(id))
     }
@@ -197,6 +211,14 @@ impl Cluster {
     /// `host:port` of the catalog.
     pub fn catalog_addr(&self) -> String {
         self.catalog.addr().to_string()
+    }
+
+    /// What the gateway dials for the catalog: `gateway_catalog` or the catalog itself.
+    fn gateway_catalog(&self) -> String {
+        self.options
+            .gateway_catalog
+            .clone()
+            .unwrap_or_else(|| self.catalog_addr())
     }
 
     /// `host:port` of the gateway. Panics if the cluster was started without one.
@@ -308,7 +330,7 @@ impl Cluster {
         self.options.cache = on;
         let spec = self
             .options
-            .gateway_spec(self.dir(), &self.ports, &self.catalog_addr())?;
+            .gateway_spec(self.dir(), &self.ports, &self.gateway_catalog())?;
         self.gateway = Some(ServiceProcess::start(spec.listen(addr.to_string()))?);
         Ok(())
     }

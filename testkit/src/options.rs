@@ -42,6 +42,9 @@ pub struct ClusterOptions {
     /// The gateway's `--nodes` instead of every node's own address: a proxy on each
     /// gateway-to-node link.
     pub gateway_nodes: Option<String>,
+    /// The gateway's `--catalog` instead of the catalog's own address: a proxy on the
+    /// gateway-to-catalog link.
+    pub gateway_catalog: Option<String>,
     /// Extra environment per process, by its name (`catalog`, `node-2`, `gateway`): a
     /// preloaded library that fakes the clock or fails a system call.
     pub env: BTreeMap<String, Vec<(String, String)>>,
@@ -80,6 +83,7 @@ impl Default for ClusterOptions {
             node_catalog: BTreeMap::new(),
             catalog_listen: None,
             gateway_nodes: None,
+            gateway_catalog: None,
             env: BTreeMap::new(),
             security: SecurityMode::Open,
         }

@@ -47,12 +47,14 @@ impl Context<'_> {
         }
     }
 
-    /// The nodes both in the cluster now and on the proxy mesh (a node added by the
-    /// `membership` nemesis dials and is dialled directly).
+    /// The nodes both in the cluster now and on the proxy mesh (a node added once the
+    /// mesh's spare ports ran out dials and is dialled directly).
     pub(crate) fn meshed_nodes(&self) -> Vec<u64> {
-        let meshed = self.mesh.nodes();
         let nodes = self.cluster.node_ids();
-        nodes.into_iter().filter(|id| meshed.contains(id)).collect()
+        nodes
+            .into_iter()
+            .filter(|id| self.mesh.port(*id).is_some())
+            .collect()
     }
 
     /// The status of node `id` as the leader's admin sees it.

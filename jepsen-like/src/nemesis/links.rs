@@ -10,7 +10,8 @@ use crate::proxy::{End, LinkMode};
 
 /// Cuts links in one of the shapes: a node isolated from everything; the leader's
 /// outbound node links; a minority split off; the leader cut from the gateway only; the
-/// catalog cut from the leader only; the catalog cut from every node.
+/// catalog cut from the leader only; the catalog cut from every node; the catalog cut from
+/// the gateway (its reads and its invalidation stream).
 pub(crate) async fn partition(ctx: &mut Context<'_>) -> anyhow::Result<String> {
     let (mode, how) = if ctx.rng.random_bool(0.5) {
         (LinkMode::Blackhole, "blackhole")
@@ -20,11 +21,11 @@ pub(crate) async fn partition(ctx: &mut Context<'_>) -> anyhow::Result<String> {
     let nodes = ctx.meshed_nodes();
     anyhow::ensure!(!nodes.is_empty(), "no node on the proxy mesh");
     let random = ctx.pick(&nodes);
-    // Shapes about the leader need it on the mesh; a node added later is not.
+    // Shapes about the leader need it on the mesh.
     let leader = ctx.cluster.leader().await.filter(|l| nodes.contains(l));
     let shape = match leader {
-        Some(_) => ctx.rng.random_range(0..6),
-        None => ctx.pick(&[0, 2, 5]),
+        Some(_) => ctx.rng.random_range(0..7),
+        None => ctx.pick(&[0, 2, 5, 6]),
     };
     let leader = leader.unwrap_or(random);
     let target = match shape {
@@ -56,11 +57,15 @@ pub(crate) async fn partition(ctx: &mut Context<'_>) -> anyhow::Result<String> {
             ctx.mesh.cut(End::Node(leader), End::Catalog, mode);
             format!("catalog cut from leader node-{leader}")
         }
-        _ => {
+        5 => {
             ctx.mesh.set(mode, |from, to| {
                 matches!((from, to), (End::Node(_), End::Catalog))
             });
             "catalog cut from every node".to_string()
+        }
+        _ => {
+            ctx.mesh.cut(End::Gateway, End::Catalog, mode);
+            "catalog cut from the gateway".to_string()
         }
     };
     Ok(format!("{target} ({how})"))
@@ -82,7 +87,7 @@ fn degrade(ctx: &mut Context<'_>, mode: LinkMode) -> String {
         }
         (1, _) => {
             ctx.mesh.set(mode, |from, _| from == End::Gateway);
-            "gateway to nodes".to_string()
+            "gateway to nodes and catalog".to_string()
         }
         (2, _) => {
             ctx.mesh.set(mode, |_, to| to == End::Catalog);

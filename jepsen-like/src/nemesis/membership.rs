@@ -1,8 +1,9 @@
 //! `membership`: Raft membership changes under load, through the leader's admin routes
 //! (`/cluster/learners`, `/cluster/membership`; the harness calls as the admin). Either a
 //! voter is taken out of the voters and put back when the fault heals (its process keeps
-//! running), or a fresh node is started, added as a learner and promoted, and when the
-//! fault heals an old voter is removed and stopped for good.
+//! running), or a fresh node is started on one of the mesh's spare ports (its links
+//! proxied like every other node's), added as a learner and promoted, and when the fault
+//! heals an old voter is removed and stopped for good.
 
 use std::collections::BTreeSet;
 
@@ -36,8 +37,13 @@ async fn set_voters(ctx: &Context<'_>, voters: &BTreeSet<u64>) -> anyhow::Result
     Ok(())
 }
 
+/// Adds node `id` as a learner. Its membership address is the gateway's proxied link to it
+/// when the mesh has one: the gateway learns added nodes from the membership.
 async fn add_learner(ctx: &Context<'_>, id: u64) -> anyhow::Result<()> {
-    let addr = ctx.cluster.node_addr(id);
+    let addr = match ctx.mesh.gateway_link(id) {
+        Some(link) => link.to_string(),
+        None => ctx.cluster.node_addr(id),
+    };
     ctx.on_leader(&format!("add node-{id} as a learner"), |client| {
         let addr = addr.clone();
         async move { client.add_learner(id, &addr).await }
@@ -51,14 +57,21 @@ pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String
     ensure!(current.len() >= 2, "too few voters to change: {current:?}");
     let list: Vec<u64> = current.iter().copied().collect();
     let old = ctx.pick(&list);
-    if ctx.rng.random_bool(0.5) {
+    let added = ctx.highest_id + 1;
+    // A fresh node takes a port the mesh set aside, so its links are proxied like the
+    // others'; once those are used up, only voters are taken out and put back.
+    let spare = ctx.mesh.port(added);
+    if ctx.rng.random_bool(0.5) || spare.is_none() {
         current.remove(&old);
         set_voters(ctx, &current).await?;
         return Ok((Held::Removed(old), format!("node-{old} out of the voters")));
     }
-    let added = ctx.highest_id + 1;
     ctx.highest_id = added;
-    blocking(|| ctx.cluster.add_node(added))?;
+    let peers = ctx.mesh.peers_for(added);
+    blocking(|| {
+        ctx.cluster
+            .add_node_at(added, spare.unwrap_or_default(), peers)
+    })?;
     add_learner(ctx, added).await?;
     current.insert(added);
     set_voters(ctx, &current).await?;

@@ -35,8 +35,8 @@ pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String
     ensure!(!followers.is_empty(), "no follower to hold behind");
     let node = ctx.pick(&followers);
     let applied = ctx.status(node).await?.last_applied.unwrap_or(0);
-    // A node off the mesh (added by `membership`) can only be held behind by a kill.
-    let killed = !ctx.mesh.nodes().contains(&node) || ctx.rng.random_bool(0.5);
+    // A node off the mesh (added once the spares ran out) can only be held behind by a kill.
+    let killed = ctx.mesh.port(node).is_none() || ctx.rng.random_bool(0.5);
     if killed {
         blocking(|| ctx.cluster.kill(Member::Node(node)))?;
     } else {

@@ -1,9 +1,11 @@
 //! A proxy on every link of a cluster the harness starts, so the nemesis can cut, slow or
 //! break any of them without root: node i dials peer j through link i->j (its `--peers`
 //! says so), the catalog through link i->catalog (its `--catalog`), and the gateway dials
-//! node j through link gateway->j (its `--nodes`).
+//! node j through link gateway->j (its `--nodes`, or the membership address of a node
+//! added later) and the catalog through link gateway->catalog. Spare node ids get their
+//! links up front, for the nodes the `membership` fault adds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -29,21 +31,27 @@ impl fmt::Display for End {
 
 /// Every proxied link of a cluster, by (from, to).
 pub(crate) struct ProxyMesh {
+    /// Every node the mesh has links for: the first ones and the spares.
     ports: BTreeMap<u64, u16>,
+    /// The nodes started with the cluster (the rest are spares, for nodes added later).
+    initial: BTreeSet<u64>,
     links: BTreeMap<(End, End), LinkProxy>,
 }
 
 impl ProxyMesh {
-    /// Proxies for every link i->j (i != j) between nodes listening on `ports`, from the
-    /// gateway to each node, and from each node to the catalog at `catalog`.
+    /// Proxies for every link i->j (i != j) between nodes listening on `ports` and on
+    /// `spares` (ports set aside for nodes a fault adds later), from the gateway to each
+    /// node and to the catalog at `catalog`, and from each node to the catalog.
     pub(crate) async fn start(
         ports: &BTreeMap<u64, u16>,
+        spares: &BTreeMap<u64, u16>,
         catalog: SocketAddr,
     ) -> anyhow::Result<ProxyMesh> {
+        let all: BTreeMap<u64, u16> = ports.iter().chain(spares).map(|(i, p)| (*i, *p)).collect();
         let mut links = BTreeMap::new();
-        for (&to, &port) in ports {
+        for (&to, &port) in &all {
             let node: SocketAddr = ([127, 0, 0, 1], port).into();
-            for &from in ports.keys().filter(|from| **from != to) {
+            for &from in all.keys().filter(|from| **from != to) {
                 links.insert(
                     (End::Node(from), End::Node(to)),
                     LinkProxy::start(node).await?,
@@ -55,8 +63,13 @@ impl ProxyMesh {
                 LinkProxy::start(catalog).await?,
             );
         }
+        links.insert(
+            (End::Gateway, End::Catalog),
+            LinkProxy::start(catalog).await?,
+        );
         Ok(ProxyMesh {
-            ports: ports.clone(),
+            ports: all,
+            initial: ports.keys().copied().collect(),
             links,
         })
     }
@@ -82,21 +95,36 @@ impl ProxyMesh {
             .map(|link| link.addr().to_string())
     }
 
-    /// The gateway's `--nodes`: every node through the gateway's link to it.
+    /// The gateway's `--nodes`: every node it starts with, through the gateway's link to it.
     pub(crate) fn gateway_nodes(&self) -> String {
-        self.ports
-            .keys()
-            .filter_map(|&id| {
-                let link = self.links.get(&(End::Gateway, End::Node(id)))?;
-                Some(format!("{id}={}", link.addr()))
-            })
+        self.initial
+            .iter()
+            .filter_map(|&id| Some(format!("{id}={}", self.gateway_link(id)?)))
             .collect::<Vec<_>>()
             .join(",")
     }
 
-    /// The nodes the mesh has links for.
-    pub(crate) fn nodes(&self) -> Vec<u64> {
-        self.ports.keys().copied().collect()
+    /// The gateway's link to node `id`. A node added later is put in the membership at
+    /// this address, so the gateway, which learns new nodes from the membership, dials
+    /// it through its own link (the nodes dial it through theirs, named in `--peers`).
+    pub(crate) fn gateway_link(&self, id: u64) -> Option<SocketAddr> {
+        Some(self.links.get(&(End::Gateway, End::Node(id)))?.addr())
+    }
+
+    /// The gateway's `--catalog`: its link to the catalog.
+    pub(crate) fn gateway_catalog(&self) -> String {
+        self.links[&(End::Gateway, End::Catalog)].addr().to_string()
+    }
+
+    /// `--bootstrap-voters` for the first node: the nodes started with the cluster.
+    pub(crate) fn initial_voters(&self) -> String {
+        let ids: Vec<String> = self.initial.iter().map(u64::to_string).collect();
+        ids.join(",")
+    }
+
+    /// The port set aside for node `id`, if the mesh has one.
+    pub(crate) fn port(&self, id: u64) -> Option<u16> {
+        self.ports.get(&id).copied()
     }
 
     /// Sets every link for which `which(from, to)` holds; returns how many.
@@ -165,7 +193,9 @@ mod tests {
             echo_server().await,
         );
         let ports: BTreeMap<u64, u16> = [(1, a.port()), (2, b.port())].into();
-        let mesh = ProxyMesh::start(&ports, catalog).await.unwrap();
+        let mesh = ProxyMesh::start(&ports, &BTreeMap::new(), catalog)
+            .await
+            .unwrap();
         let peers = mesh.peers_for(1);
         assert!(
             peers.starts_with(&format!("1=127.0.0.1:{}", a.port())),
@@ -203,8 +233,16 @@ mod tests {
         }
         mesh.heal();
 
+        // The gateway's own link to the catalog is cut alone too.
+        let mut gateway_to_catalog = TcpStream::connect(mesh.gateway_catalog()).await.unwrap();
+        assert!(round_trip(&mut gateway_to_catalog, b"hi").await.is_some());
+        mesh.cut(End::Gateway, End::Catalog, LinkMode::Blackhole);
+        assert_eq!(round_trip(&mut gateway_to_catalog, b"hi").await, None);
+        assert!(round_trip(&mut two_to_catalog, b"hi").await.is_some());
+        mesh.heal();
+
         // A split touches node-to-node links only.
-        assert_eq!(mesh.set(LinkMode::Pass, |_, _| true), 6);
+        assert_eq!(mesh.set(LinkMode::Pass, |_, _| true), 7);
         mesh.split(&[2], LinkMode::Reset);
         let reset = mesh
             .links
@@ -212,5 +250,28 @@ mod tests {
             .filter(|l| l.mode() == LinkMode::Reset)
             .count();
         assert_eq!(reset, 2);
+    }
+
+    #[tokio::test]
+    async fn a_spare_node_is_meshed_but_neither_bootstrapped_nor_seeded() {
+        let catalog = echo_server().await;
+        let ports: BTreeMap<u64, u16> = [(1, 7101), (2, 7102)].into();
+        let spares: BTreeMap<u64, u16> = [(3, 7103)].into();
+        let mesh = ProxyMesh::start(&ports, &spares, catalog).await.unwrap();
+        let peers = mesh.peers_for(1);
+        assert_eq!(peers.split(',').count(), 3, "{peers}");
+        assert_ne!(
+            addr_of(&peers, 3).port(),
+            7103,
+            "node 1 reaches 3 by its link"
+        );
+        let gateway_nodes = mesh.gateway_nodes();
+        assert_eq!(gateway_nodes.split(',').count(), 2, "{gateway_nodes}");
+        assert_eq!(mesh.initial_voters(), "1,2");
+        assert_eq!(mesh.port(3), Some(7103));
+        assert!(mesh.gateway_link(3).is_some());
+        assert!(mesh.catalog_for(3).is_some());
+        // 3 nodes: 6 node links, 3 gateway links, 3 catalog links, the gateway's catalog link.
+        assert_eq!(mesh.set(LinkMode::Pass, |_, _| true), 13);
     }
 }

@@ -2,7 +2,8 @@
 //! link without root or `tc netem`.
 //!
 //! - [`link`]: one directed link and its modes (pass, blackhole, reset, slow, flaky).
-//! - [`mesh`]: a link for every node-to-node, gateway-to-node and node-to-catalog pair.
+//! - [`mesh`]: a link for every node-to-node, gateway-to-node, gateway-to-catalog and
+//!   node-to-catalog pair, spare nodes' included.
 
 mod link;
 mod mesh;
