@@ -57,6 +57,16 @@ if grep -qiw nan "$OUT"/bench/*.md; then
   exit 1
 fi
 
+echo "== jepsen-like bench growth --quick"
+"$BIN/jepsen-like" bench growth --quick --bin-dir "$BIN" --out "$OUT/growth"
+for ext in md png; do
+  [[ -s "$OUT/growth/growth.$ext" ]] || { echo "harness-test: growth.$ext missing" >&2; exit 1; }
+done
+if grep -qiw nan "$OUT/growth/growth.md"; then
+  echo "harness-test: NaN in the growth table" >&2
+  exit 1
+fi
+
 echo "== jepsen-like bench etcd --quick"
 "$BIN/jepsen-like" bench etcd --quick --bin-dir "$BIN" --out "$OUT/etcd"
 for ext in md png; do

@@ -74,6 +74,11 @@ impl Endpoint {
     pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.client().put(self.url(path))
     }
+
+    /// `DELETE` of `path` (which starts with `/`).
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.client().delete(self.url(path))
+    }
 }
 
 /// Why a call to another service did not give data.

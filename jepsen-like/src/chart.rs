@@ -343,7 +343,10 @@ pub(crate) fn write_bars(path: &Path, panels: &[Bars]) -> anyhow::Result<()> {
         .max()
         .unwrap_or(1)
         .max(1);
-    let size = (620 * panels.len().max(1) as u32, 120 + 34 * rows as u32);
+    let size = (
+        (480 + label_width(panels)) * panels.len().max(1) as u32,
+        120 + 34 * rows as u32,
+    );
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("fill: {e}"))?;
     for (area, panel) in root
@@ -351,14 +354,28 @@ pub(crate) fn write_bars(path: &Path, panels: &[Bars]) -> anyhow::Result<()> {
         .iter()
         .zip(panels)
     {
-        draw_bars(area, panel)?;
+        draw_bars(area, panel, label_width(panels))?;
     }
     root.present()
         .map_err(|e| anyhow!("write {}: {e}", path.display()))?;
     Ok(())
 }
 
-fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Bars) -> anyhow::Result<()>
+/// Room for the longest category name, in pixels (about 7 per character at 14 px).
+fn label_width(panels: &[Bars]) -> u32 {
+    let longest = panels
+        .iter()
+        .flat_map(|p| p.bars.iter().map(|b| b.0.chars().count()))
+        .max()
+        .unwrap_or(0);
+    20 + 7 * longest as u32
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Bars,
+    label_width: u32,
+) -> anyhow::Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -375,7 +392,7 @@ where
         .caption(&panel.title, (FONT, 20))
         .margin(12)
         .x_label_area_size(45)
-        .y_label_area_size(130)
+        .y_label_area_size(label_width)
         .build_cartesian_2d(0.0..x_top, (0..n.saturating_sub(1)).into_segmented())
         .map_err(|e| anyhow!("chart: {e}"))?;
     ctx.configure_mesh()

@@ -25,6 +25,12 @@ pub(crate) trait ClusterControl: Send {
     fn restart_node(&mut self, id: u64) -> anyhow::Result<()>;
     /// `(name, pid)` of every running process (catalog, nodes, gateway), for RSS figures.
     fn pids(&mut self) -> Vec<(String, u32)>;
+    /// Starts a fresh node `id` (not yet in the membership); returns its address.
+    fn add_node(&mut self, id: u64) -> anyhow::Result<String>;
+    /// Stops node `id` for good.
+    fn remove_node(&mut self, id: u64) -> anyhow::Result<()>;
+    /// The directory of node `id`'s store.
+    fn node_dir(&self, id: u64) -> std::path::PathBuf;
 }
 
 impl ClusterControl for Cluster {
@@ -58,6 +64,18 @@ impl ClusterControl for Cluster {
 
     fn restart_node(&mut self, id: u64) -> anyhow::Result<()> {
         self.restart(Member::Node(id))
+    }
+
+    fn add_node(&mut self, id: u64) -> anyhow::Result<String> {
+        Cluster::add_node(self, id)
+    }
+
+    fn remove_node(&mut self, id: u64) -> anyhow::Result<()> {
+        Cluster::remove_node(self, id)
+    }
+
+    fn node_dir(&self, id: u64) -> std::path::PathBuf {
+        self.dir().join(format!("node-{id}"))
     }
 
     fn pids(&mut self) -> Vec<(String, u32)> {

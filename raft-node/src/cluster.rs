@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use openraft::{BasicNode, ServerState};
+use openraft::{BasicNode, ChangeMembers, ServerState};
 use toystore_api::node::{ClusterStatus, Role};
 
 use crate::app::App;
@@ -60,6 +60,32 @@ pub(crate) async fn add_learner(app: &App, id: NodeId, addr: &str) -> Result<(),
         }
     };
     tracing::info!(id, addr, "learner added");
+    Ok(())
+}
+
+/// Takes learner `id` out of the membership, on the leader: the leader stops replicating
+/// to it. A voter must leave the voters first (`change_membership`).
+pub(crate) async fn remove_learner(app: &App, id: NodeId) -> Result<(), NodeError> {
+    app.require_leader()?;
+    let is_voter = {
+        let metrics = app.raft.metrics();
+        let metrics = metrics.borrow();
+        metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == id)
+    };
+    if is_voter {
+        return Err(NodeError::MembershipRefused(format!(
+            "node {id} is a voter: take it out of the voters first"
+        )));
+    }
+    app.raft
+        .change_membership(ChangeMembers::RemoveNodes([id].into()), false)
+        .await
+        .map_err(|err| app.write_error(err))?;
+    tracing::info!(id, "learner removed");
     Ok(())
 }
 

@@ -57,7 +57,8 @@ pub struct Config {
     #[arg(long, env = "NODE_ELECTION_TIMEOUT_MAX_MS", default_value_t = 400)]
     pub election_timeout_max_ms: u64,
 
-    /// Build a snapshot (and purge the log behind it) every this many log entries.
+    /// Build a snapshot (and purge the log behind it) once this many entries followed the
+    /// last one, or half as many as it covers if that is more.
     #[arg(long, env = "NODE_SNAPSHOT_LOGS", default_value_t = 5000)]
     pub snapshot_logs: u64,
 

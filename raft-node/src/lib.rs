@@ -16,6 +16,7 @@
 //! - [`reserve`]: batching the leader's reservations at the catalog.
 //! - [`orders`]: buying (reserve, commit, confirm), reading, settling stale reservations.
 //! - [`cluster`]: status, learners, membership, snapshots.
+//! - [`snapshots`]: when to snapshot: spaced in proportion to the state.
 //! - [`confirm`]: confirming reservations of committed orders in the background.
 //! - [`reconcile`]: the leader's background settling of stale catalog reservations.
 //! - [`removal`]: a removed node that never learned it stops calling elections.
@@ -40,6 +41,7 @@ mod reconcile;
 mod removal;
 mod reserve;
 mod run;
+mod snapshots;
 mod store;
 mod typ;
 

@@ -32,7 +32,8 @@ fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
         heartbeat_interval: config.heartbeat_ms,
         election_timeout_min: config.election_timeout_min_ms,
         election_timeout_max: config.election_timeout_max_ms,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_logs),
+        // crate::snapshots triggers them, spaced in proportion to the state.
+        snapshot_policy: openraft::SnapshotPolicy::Never,
         // The contract purges the log behind each snapshot; laggards get the snapshot.
         max_in_snapshot_log_to_keep: 0,
         install_snapshot_timeout: 2000,
@@ -123,7 +124,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// The node's background tasks, each until `shutdown`: the Raft gauges, the reconciler,
-/// and the removed node's watch on its own membership.
+/// the snapshot schedule, and the removed node's watch on its own membership.
 fn spawn_background(
     app: &SharedApp,
     gauges: RaftGauges,
@@ -137,6 +138,11 @@ fn spawn_background(
         shutdown.clone(),
     ));
     tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
+    tokio::spawn(crate::snapshots::run(
+        app.raft.clone(),
+        app.config.snapshot_logs,
+        shutdown.clone(),
+    ));
     tokio::spawn(crate::removal::run(
         app.raft.clone(),
         app.id,

@@ -64,6 +64,7 @@ async fn guarded_routes_refuse_wrong_credentials_and_change_nothing() {
             Guard::Admin,
         ),
         probe("POST", "/cluster/snapshot", "", Guard::Admin),
+        probe("DELETE", "/cluster/learners/9", "", Guard::Admin),
     ];
     let base = format!("http://{}", cluster.node_addr(leader));
     let failures = refusals(&base, &secrets, &probes).await.unwrap();

@@ -189,7 +189,7 @@ async fn a_node_down_past_a_snapshot_catches_up_by_installing_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fourth_node_joins_as_learner_then_voter_and_a_voter_leaves() {
+async fn a_fourth_node_joins_as_learner_then_voter_a_voter_leaves_and_a_learner_is_removed() {
     let mut cluster = start(3, &[]);
     let leader = leader_of(&mut cluster).await;
     let client = cluster.node_client(leader);
@@ -219,6 +219,17 @@ async fn a_fourth_node_joins_as_learner_then_voter_and_a_voter_leaves() {
         buy(&client, "m-2", "Sand", 1).await.unwrap().order_number,
         2
     );
+
+    // A learner never promoted is taken out by id; a voter is refused.
+    let addr = cluster.add_node(5).unwrap();
+    let status = client.add_learner(5, &addr).await.unwrap();
+    assert_eq!(status.learners, vec![5]);
+    let refused = client.remove_learner(4).await.unwrap_err();
+    assert_eq!(status_of(&refused), 409, "{refused}");
+    let status = client.remove_learner(5).await.unwrap();
+    assert!(status.learners.is_empty(), "{status:?}");
+    assert!(!status.nodes.contains_key("5"), "{status:?}");
+    assert_eq!(status.voters, voters);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -120,6 +120,11 @@ impl NodeClient {
         .await
     }
 
+    /// `DELETE /cluster/learners/{id}`: takes a learner out of the membership (leader only).
+    pub async fn remove_learner(&self, id: u64) -> Result<ClusterStatus, CallError> {
+        call::send(self.endpoint.delete(&format!("/cluster/learners/{id}"))).await
+    }
+
     /// `POST /cluster/snapshot`: builds one now and purges the log behind it.
     pub async fn snapshot(&self) -> Result<ClusterStatus, CallError> {
         call::send(self.endpoint.post("/cluster/snapshot")).await

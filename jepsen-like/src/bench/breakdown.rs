@@ -18,7 +18,7 @@ use toystore_api::Transport;
 
 use super::context::BenchContext;
 use super::etcd::{Targets, Workload};
-use crate::chart::{write_lines, LineChart, Series};
+use crate::chart::{write_bars, Bars};
 use crate::clients::progress;
 use crate::loadgen::closed_loop;
 use crate::markdown as md;
@@ -322,31 +322,25 @@ fn write_report(ctx: &BenchContext<'_>, rows: &[Row], window: Duration) -> anyho
     write_chart(ctx, rows)
 }
 
-/// Mean ms of each stage, one series per connection count, stages along x.
+/// Mean ms of each stage as bars, one panel per connection count.
 fn write_chart(ctx: &BenchContext<'_>, rows: &[Row]) -> anyhow::Result<()> {
-    let series = rows
+    let panels: Vec<Bars> = rows
         .iter()
         .enumerate()
-        .map(|(i, row)| Series {
-            label: format!("{} conn", row.connections),
-            secondary: false,
-            color: i,
-            points: row
-                .stages
+        .map(|(i, row)| Bars {
+            title: format!(
+                "{} conn: {:.0} buys/s, mean ms per stage event",
+                row.connections, row.buys.throughput
+            ),
+            x_label: "ms".into(),
+            bars: STAGES
                 .iter()
-                .enumerate()
+                .zip(&row.stages)
                 .filter(|(_, (mean, _))| mean.is_finite())
-                .map(|(i, (mean, _))| (i as f64, *mean))
+                .map(|(stage, (mean, _))| (stage.label.to_string(), *mean))
                 .collect(),
+            color: i,
         })
         .collect();
-    let chart = LineChart {
-        title: "mean ms per stage event (x: stage number in breakdown.md)".into(),
-        x_label: "stage".into(),
-        y_label: "ms".into(),
-        series,
-        log2_x: false,
-        windows: Vec::new(),
-    };
-    write_lines(&ctx.out.join("breakdown.png"), &[chart])
+    write_bars(&ctx.out.join("breakdown.png"), &panels)
 }

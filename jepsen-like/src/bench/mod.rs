@@ -9,6 +9,8 @@
 //! - [`tls`]: the bench's cluster beside a twin with TLS on every link: what TLS costs.
 //! - [`etcd`]: the same load generator against toystore and a 3-member etcd (not in `all`).
 //! - [`breakdown`]: where a buy's time goes, stage by stage, from every service's `/metrics`.
+//! - [`growth`]: buys, memory, disk, snapshot, restart and catch-up as the store fills to
+//!   1M orders (not in `all`: it takes minutes).
 //!
 //! Each writes `<out>/<name>.md` and `<out>/<name>.png`. Figures come from
 //! [`crate::stats`]; what an experiment may do to a cluster it started is
@@ -19,6 +21,7 @@ pub(crate) mod cache;
 mod context;
 pub(crate) mod crash;
 pub(crate) mod etcd;
+pub(crate) mod growth;
 pub(crate) mod load;
 pub(crate) mod overload;
 pub(crate) mod scale;
@@ -52,6 +55,8 @@ pub(crate) enum Experiment {
     Etcd,
     /// Where a buy's time goes, stage by stage.
     Breakdown,
+    /// How cost grows as the store fills to 1M orders; not part of `all`.
+    Growth,
     All,
 }
 
@@ -65,8 +70,8 @@ pub(crate) enum Cache {
 /// `jepsen-like bench EXPERIMENT [--gateway URL] [--out DIR] [--quick]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Which experiment: load, cache, crash, scale, overload, tls, breakdown, etcd or all
-    /// (all but etcd).
+    /// Which experiment: load, cache, crash, scale, overload, tls, breakdown, etcd, growth
+    /// or all (all but etcd and growth).
     #[arg(value_enum)]
     pub(crate) experiment: Experiment,
     /// Measure a running cluster through this gateway (`host:port` or URL) instead of
@@ -191,6 +196,9 @@ pub(crate) async fn run(experiment: Experiment, ctx: &mut BenchContext<'_>) -> a
     }
     if experiment == Experiment::Etcd {
         etcd::run(ctx).await.context("etcd experiment")?;
+    }
+    if experiment == Experiment::Growth {
+        growth::run(ctx).await.context("growth experiment")?;
     }
     Ok(())
 }

@@ -10,9 +10,9 @@ use testkit::ClusterOptions;
 
 use crate::nemesis::fault::{Fault, FaultList};
 
-/// A node builds a snapshot (and purges its log) every this many entries under the
-/// `snapshot` nemesis: a few seconds of the workload, so a node that falls behind for one
-/// interval can only catch up from a snapshot.
+/// `--snapshot-logs` under the `snapshot` nemesis: snapshots (and purges) come every few
+/// seconds of the workload while the state is small, and the fault's heal builds one
+/// anyway, so a node that fell behind for one interval can only catch up from a snapshot.
 pub(crate) const SNAPSHOT_LOGS: u64 = 100;
 
 /// Node ids past `--nodes` that may be added by `membership`, all prepared up front.

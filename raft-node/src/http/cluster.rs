@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use service_core::{ApiError, Data, JsonBody};
@@ -35,6 +35,20 @@ pub(crate) async fn add_learner(
         ));
     }
     cluster::add_learner(&app, body.id, &body.addr).await?;
+    Ok(Data::new(cluster::status(&app)))
+}
+
+/// `DELETE /cluster/learners/{id}`: takes a learner out of the membership.
+pub(crate) async fn remove_learner(
+    State(app): State<SharedApp>,
+    Path(id): Path<String>,
+) -> Result<Data<ClusterStatus>, ApiError> {
+    let id: u64 = id
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request("learner id must be a positive integer"))?;
+    cluster::remove_learner(&app, id).await?;
     Ok(Data::new(cluster::status(&app)))
 }
 

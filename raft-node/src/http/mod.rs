@@ -12,7 +12,7 @@ mod orders;
 mod raft_rpc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use service_core::auth::{guard, Access, Credentials};
 use service_core::{routes, Metrics};
@@ -39,6 +39,7 @@ pub(crate) fn router(app: SharedApp, metrics: Metrics, credentials: &Credentials
         .merge(raft_routes);
     let admin = Router::new()
         .route("/cluster/learners", post(cluster::add_learner))
+        .route("/cluster/learners/{id}", delete(cluster::remove_learner))
         .route("/cluster/membership", post(cluster::change_membership))
         .route("/cluster/snapshot", post(cluster::snapshot));
     let routes = Router::new()

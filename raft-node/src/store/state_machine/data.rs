@@ -149,12 +149,21 @@ impl StateMachineStore {
     }
 
     /// The contract's digest: SHA-256 over `number\tname\tquantity\n` in number order.
+    /// Of the orders below `next_number` as the lock saw it: orders are only ever appended,
+    /// so those are exactly the state at one applied entry, and applies need not wait.
     pub(crate) fn digest(&self) -> Result<Digest, StorageError> {
-        let _whole = self.lock();
+        let next_number = {
+            let _whole = self.lock();
+            self.meta
+                .get(NEXT_NUMBER)
+                .map_err(sm_read_err)?
+                .map(|b| from_be_key(&b))
+                .unwrap_or(0)
+        };
         let mut hasher = Sha256::new();
         let mut count = 0u64;
         let mut last = None;
-        for item in self.orders.iter() {
+        for item in self.orders.range(..be_key(next_number)) {
             let (_, value) = item.map_err(sm_read_err)?;
             let order: StoredOrder = decode(&value)?;
             hasher.update(format!(

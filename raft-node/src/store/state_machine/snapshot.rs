@@ -32,36 +32,52 @@ pub(super) struct StoredSnapshot {
 }
 
 impl StateMachineStore {
-    /// Serializes the whole state under the lock.
+    /// Serializes the state as of the last applied entry, holding the apply lock only to
+    /// read where that is, so applies go on while the orders are copied.
+    ///
+    /// That is exact because the state only grows: order `n` and `Ordered(n)` are written
+    /// once, together, in the order of `n`, and a request's state never changes once
+    /// written. So the state at the last applied entry is every order below `next_number`,
+    /// every request `Ordered` below it, and the tombstones written by then. Tombstones
+    /// written since may be copied too; that changes nothing a replay of the entries after
+    /// the snapshot computes: a tombstone is only written for a request never seen before,
+    /// so no earlier entry after the snapshot names that request, and the tombstone's own
+    /// entry finds it and answers as it did.
     pub(super) fn capture(
         &self,
     ) -> Result<(Vec<u8>, Option<LogId>, StoredMembership), StorageError> {
-        let _whole = self.lock();
+        let (last_applied, next_number, membership) = {
+            let _whole = self.lock();
+            let next_number = self
+                .meta
+                .get(NEXT_NUMBER)
+                .map_err(sm_read_err)?
+                .map(|b| from_be_key(&b))
+                .unwrap_or(0);
+            let membership = self
+                .meta_get::<StoredMembership>(MEMBERSHIP)?
+                .unwrap_or_default();
+            (self.last_applied()?, next_number, membership)
+        };
         let mut orders = Vec::new();
-        for item in self.orders.iter() {
+        for item in self.orders.range(..be_key(next_number)) {
             orders.push(decode::<StoredOrder>(&item.map_err(sm_read_err)?.1)?);
         }
         let mut requests = Vec::new();
         for item in self.requests.iter() {
             let (key, value) = item.map_err(sm_read_err)?;
-            let id = String::from_utf8_lossy(&key).into_owned();
-            requests.push((id, decode::<RequestState>(&value)?));
+            let state = decode::<RequestState>(&value)?;
+            if matches!(state, RequestState::Ordered(n) if n >= next_number) {
+                continue;
+            }
+            requests.push((String::from_utf8_lossy(&key).into_owned(), state));
         }
-        let next_number = self
-            .meta
-            .get(NEXT_NUMBER)
-            .map_err(sm_read_err)?
-            .map(|b| from_be_key(&b))
-            .unwrap_or(0);
         let body = SnapshotBody {
             orders,
             requests,
             next_number,
         };
-        let membership = self
-            .meta_get::<StoredMembership>(MEMBERSHIP)?
-            .unwrap_or_default();
-        Ok((encode(&body), self.last_applied()?, membership))
+        Ok((encode(&body), last_applied, membership))
     }
 
     /// Replaces the whole state with a snapshot's, atomically.
@@ -143,4 +159,46 @@ fn now_ms() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) {
+        tree.insert(key, encode(value)).unwrap();
+    }
+
+    #[test]
+    fn a_capture_holds_the_state_at_next_number_and_nothing_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(dir.path()).unwrap();
+        let (_, sm) = crate::store::open(&db).unwrap();
+        let order = |number: u64, request_id: &str| StoredOrder {
+            number,
+            name: "Tux".into(),
+            quantity: 1,
+            request_id: request_id.into(),
+            price: 1.5,
+        };
+        // Orders 0 and 1 applied; order 2 and its request written by an apply still under
+        // way (past next_number); a tombstone, applied before or after, either way.
+        sm.meta.insert(NEXT_NUMBER, &be_key(2)).unwrap();
+        for (number, id) in [(0, "a"), (1, "b"), (2, "c")] {
+            put(&sm.orders, &be_key(number), &order(number, id));
+            put(&sm.requests, id.as_bytes(), &RequestState::Ordered(number));
+        }
+        put(&sm.requests, b"d", &RequestState::Tombstone);
+
+        let (data, _, _) = sm.capture().unwrap();
+        let body: SnapshotBody = bincode::deserialize(&data).unwrap();
+        assert_eq!(body.next_number, 2);
+        let numbers: Vec<u64> = body.orders.iter().map(|o| o.number).collect();
+        assert_eq!(numbers, vec![0, 1]);
+        let mut ids: Vec<&str> = body.requests.iter().map(|r| r.0.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec!["a", "b", "d"]);
+        // The digest reads the same state.
+        assert_eq!(sm.digest().unwrap().orders, 2);
+    }
 }
