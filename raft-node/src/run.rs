@@ -25,6 +25,9 @@ const CATALOG_TIMEOUT: Duration = Duration::from_secs(3);
 /// and the final flush, the contract's 5 s.
 const RAFT_SHUTDOWN: Duration = Duration::from_secs(1);
 
+/// How long one snapshot chunk may take to send and, for the last, to install.
+const INSTALL_SNAPSHOT_TIMEOUT_MS: u64 = 60_000;
+
 /// The openraft configuration from the command line.
 fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
     let raft = openraft::Config {
@@ -36,7 +39,10 @@ fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
         snapshot_policy: openraft::SnapshotPolicy::Never,
         // The contract purges the log behind each snapshot; laggards get the snapshot.
         max_in_snapshot_log_to_keep: 0,
-        install_snapshot_timeout: 2000,
+        // The last chunk's RPC answers once the follower has installed the whole state, which
+        // takes seconds at a million orders; shorter, a fresh node's install times out and
+        // starts over for ever.
+        install_snapshot_timeout: INSTALL_SNAPSHOT_TIMEOUT_MS,
         snapshot_max_chunk_size: 1 << 20,
         ..Default::default()
     };

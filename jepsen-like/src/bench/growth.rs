@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
+use reqwest::StatusCode;
 use testkit::observe::find_leader;
 use toystore_api::node::NodeClient;
 use toystore_api::{Http, Transport};
@@ -251,10 +252,14 @@ impl Bench<'_> {
         let started = Instant::now();
         let addr = tokio::task::block_in_place(|| self.cluster.add_node(id))?;
         let (_, leader) = self.leader().await?;
-        leader
-            .add_learner(id, &addr)
-            .await
-            .with_context(|| format!("add node-{id} as a learner"))?;
+        match leader.add_learner(id, &addr).await {
+            Ok(_) => {}
+            // Added, still catching up when the node stopped waiting: the bench waits on.
+            Err(err) if err.status() == Some(StatusCode::SERVICE_UNAVAILABLE) => {}
+            Err(err) => {
+                return Err(anyhow!(err).context(format!("add node-{id} as a learner")));
+            }
+        }
         self.caught_up(id, target).await?;
         let elapsed = started.elapsed().as_secs_f64();
         leader
