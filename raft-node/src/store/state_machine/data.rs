@@ -55,6 +55,11 @@ pub(crate) struct StateMachineStore {
     pub(super) orders: sled::Tree,
     pub(super) requests: sled::Tree,
     pub(super) meta: sled::Tree,
+    /// The current snapshot, alone under [`SNAPSHOT`]. Not in `meta`: sled rewrites a
+    /// tree's node whole now and then, and `meta`'s is rewritten after every applied
+    /// batch, so a snapshot kept there was written out again and again (tens of MB at a
+    /// million orders).
+    pub(super) snapshots: sled::Tree,
     /// Held while applying or reading the whole state, so a snapshot or digest sees
     /// the state between two batches, never in the middle of one.
     pub(super) whole: Arc<Mutex<()>>,
@@ -86,6 +91,7 @@ impl StateMachineStore {
             orders: db.open_tree("orders")?,
             requests: db.open_tree("requests")?,
             meta: db.open_tree("sm_meta")?,
+            snapshots: db.open_tree("sm_snapshot")?,
             whole: Arc::new(Mutex::new(())),
             apply_seconds,
         })

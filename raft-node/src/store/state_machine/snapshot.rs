@@ -87,8 +87,9 @@ impl StateMachineStore {
         // Collected outside the transaction: iterating inside one deadlocks sled.
         let old_orders = collect_keys(&self.orders)?;
         let old_requests = collect_keys(&self.requests)?;
-        let outcome: Result<(), TransactionError<()>> = (&self.orders, &self.requests, &self.meta)
-            .transaction(|(orders, requests, sm_meta)| {
+        let trees = (&self.orders, &self.requests, &self.meta, &self.snapshots);
+        let outcome: Result<(), TransactionError<()>> =
+            trees.transaction(|(orders, requests, sm_meta, snapshots)| {
                 for key in &old_orders {
                     orders.remove(key.clone())?;
                 }
@@ -108,14 +109,20 @@ impl StateMachineStore {
                     meta: meta.clone(),
                     data: data.to_vec(),
                 };
-                sm_meta.insert(SNAPSHOT, encode(&stored))?;
+                snapshots.insert(SNAPSHOT, encode(&stored))?;
+                sm_meta.remove(SNAPSHOT)?;
                 Ok(())
             });
         outcome.map_err(|e| snapshot_err(std::io::Error::other(format!("{e:?}"))))
     }
 
+    /// The current snapshot; a store written before snapshots had their own tree keeps it
+    /// in `meta`.
     pub(super) fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        self.meta_get(SNAPSHOT)
+        match self.snapshots.get(SNAPSHOT).map_err(sm_read_err)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => self.meta_get(SNAPSHOT),
+        }
     }
 }
 
@@ -135,9 +142,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             meta: meta.clone(),
             data,
         };
-        self.meta
+        self.snapshots
             .insert(SNAPSHOT, encode(&stored))
             .map_err(snapshot_err)?;
+        self.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
         // The log is purged behind this snapshot next: it must be on disk first.
         self.flush().await?;
         Ok(Snapshot {
