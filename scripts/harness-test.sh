@@ -11,6 +11,22 @@ OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 cargo build --quiet --locked --bins
 
+# Fails unless the experiment NAME wrote NAME.md and NAME.png into DIR.
+bench_written() {
+  local dir=$1 name=$2
+  for ext in md png; do
+    [[ -s "$dir/$name.$ext" ]] || { echo "harness-test: $name.$ext missing" >&2; exit 1; }
+  done
+}
+
+# Fails if NAME's table in DIR holds a NaN.
+no_nan() {
+  if grep -qiw nan "$1/$2.md"; then
+    echo "harness-test: NaN in the $2 table" >&2
+    exit 1
+  fi
+}
+
 # Every nemesis kind, TLS and credentials on every link, stock low enough for 409s. Rounds
 # hold every kind once, so 100 s at a 3 s interval meets all 13; the check below says so.
 echo "== jepsen-like test (100 s, --nemesis all, TLS, low stock)"
@@ -48,9 +64,7 @@ grep -q "^2 of 2 runs valid" "$OUT/soak/soak.md" ||
 echo "== jepsen-like bench all --quick"
 "$BIN/jepsen-like" bench all --quick --bin-dir "$BIN" --out "$OUT/bench"
 for name in load cache crash scale overload tls breakdown; do
-  for ext in md png; do
-    [[ -s "$OUT/bench/$name.$ext" ]] || { echo "harness-test: $name.$ext missing" >&2; exit 1; }
-  done
+  bench_written "$OUT/bench" "$name"
 done
 if grep -qiw nan "$OUT"/bench/*.md; then
   echo "harness-test: NaN in a bench table" >&2
@@ -59,21 +73,11 @@ fi
 
 echo "== jepsen-like bench growth --quick"
 "$BIN/jepsen-like" bench growth --quick --bin-dir "$BIN" --out "$OUT/growth"
-for ext in md png; do
-  [[ -s "$OUT/growth/growth.$ext" ]] || { echo "harness-test: growth.$ext missing" >&2; exit 1; }
-done
-if grep -qiw nan "$OUT/growth/growth.md"; then
-  echo "harness-test: NaN in the growth table" >&2
-  exit 1
-fi
+bench_written "$OUT/growth" growth
+no_nan "$OUT/growth" growth
 
 echo "== jepsen-like bench etcd --quick"
 "$BIN/jepsen-like" bench etcd --quick --bin-dir "$BIN" --out "$OUT/etcd"
-for ext in md png; do
-  [[ -s "$OUT/etcd/etcd.$ext" ]] || { echo "harness-test: etcd.$ext missing" >&2; exit 1; }
-done
-if grep -qiw nan "$OUT/etcd/etcd.md"; then
-  echo "harness-test: NaN in the etcd table" >&2
-  exit 1
-fi
+bench_written "$OUT/etcd" etcd
+no_nan "$OUT/etcd" etcd
 echo "harness-test: ok"

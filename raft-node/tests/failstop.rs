@@ -6,15 +6,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use common::{buy, leader_of, options, Cluster, Member, SETTLE};
-
-const LIBFIU: [&str; 2] = [
-    "/usr/lib/fiu/fiu_run_preload.so",
-    "/usr/lib/fiu/fiu_posix_preload.so",
-];
+use testkit::fiu::{self, LIBFIU};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_fsync_fails_exits() {
@@ -31,11 +26,8 @@ async fn a_node_whose_fsync_fails_exits() {
         ..Default::default()
     });
     for id in 1..=3 {
-        let env = vec![
-            ("LD_PRELOAD".to_string(), LIBFIU.join(" ")),
-            ("FIU_CTRL_FIFO".to_string(), prefix.display().to_string()),
-            ("FIU_ENABLE".to_string(), String::new()),
-        ];
+        let mut env = vec![("LD_PRELOAD".to_string(), LIBFIU.join(" "))];
+        env.extend(fiu::control_env(&prefix));
         options.env.insert(format!("node-{id}"), env);
     }
     let mut cluster = Cluster::start(options).expect("cluster starts");
@@ -50,14 +42,7 @@ async fn a_node_whose_fsync_fails_exits() {
         .unwrap()
         .pid()
         .unwrap();
-    let output = Command::new("fiu-ctrl")
-        .arg("-f")
-        .arg(&prefix)
-        .args(["-c", "enable name=posix/io/sync/*,failinfo=5"])
-        .args(["-c", "enable name=linux/io/sync_file_range,failinfo=5"])
-        .arg(pid.to_string())
-        .output()
-        .expect("fiu-ctrl runs");
+    let output = fiu::fail_syncs(&prefix, pid).expect("fiu-ctrl runs");
     assert!(output.status.success(), "{output:?}");
 
     // Buys replicate to the victim, whose next append cannot be flushed; the majority

@@ -19,29 +19,15 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The limit of [`BatchBody`]: a batch of the most items, each at the longest key and name.
 pub const MAX_BATCH_BODY_BYTES: usize = 512 * 1024;
 
-/// A request body decoded from JSON, within [`MAX_BODY_BYTES`].
+/// A request body decoded from JSON, within `LIMIT` bytes ([`MAX_BODY_BYTES`] unless said).
 #[derive(Debug, Clone)]
-pub struct JsonBody<T>(pub T);
-
-impl<T, S> FromRequest<S> for JsonBody<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_limited(req.into_body()).await?;
-        decode(&bytes).map(JsonBody)
-    }
-}
+pub struct JsonBody<T, const LIMIT: usize = MAX_BODY_BYTES>(pub T);
 
 /// A batch request's JSON body: [`JsonBody`] with the larger [`MAX_BATCH_BODY_BYTES`]
 /// limit, for the internal routes that take many items in one call.
-#[derive(Debug, Clone)]
-pub struct BatchBody<T>(pub T);
+pub type BatchBody<T> = JsonBody<T, MAX_BATCH_BODY_BYTES>;
 
-impl<T, S> FromRequest<S> for BatchBody<T>
+impl<T, S, const LIMIT: usize> FromRequest<S> for JsonBody<T, LIMIT>
 where
     T: DeserializeOwned,
     S: Send + Sync,
@@ -49,8 +35,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_up_to(req.into_body(), MAX_BATCH_BODY_BYTES).await?;
-        decode(&bytes).map(BatchBody)
+        let bytes = read_up_to(req.into_body(), LIMIT).await?;
+        decode(&bytes).map(JsonBody)
     }
 }
 
@@ -92,11 +78,7 @@ where
     }
 }
 
-/// Reads a whole body, refusing it once it passes [`MAX_BODY_BYTES`].
-pub async fn read_limited(body: Body) -> Result<bytes::Bytes, ApiError> {
-    read_up_to(body, MAX_BODY_BYTES).await
-}
-
+/// Reads a whole body, refusing it with 413 once it passes `limit` bytes.
 async fn read_up_to(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|err| {
         // to_bytes reports both an over-long body and a broken stream; only the first is 413.

@@ -7,6 +7,7 @@
 //! - [`observe`]: who leads, and whether the replicas converged, asked over HTTP.
 //! - [`access`]: the table test of guarded routes refusing wrong credentials.
 //! - [`secure`]: cluster secret, admin token and throwaway TLS certificates.
+//! - [`fiu`]: libfiu, to make a running process's disk syncs fail.
 //! - [`process`]: one service process: start, wait for `listening on`, signal, restart.
 //! - [`binaries`]: where the `catalog`, `raft-node` and `gateway` binaries are.
 //! - [`ports`]: free loopback ports, and the raft nodes' ports chosen up front.
@@ -15,6 +16,7 @@
 pub mod access;
 pub mod binaries;
 pub mod cluster;
+pub mod fiu;
 pub mod observe;
 pub mod options;
 pub mod ports;

@@ -35,7 +35,7 @@ pub(super) async fn reserve(
 /// An invalid item is refused on its own; the others go on.
 pub(super) async fn reserve_batch(
     State(state): State<AppState>,
-    BatchBody(batch): BatchBody<ReserveBatch>,
+    JsonBody(batch): BatchBody<ReserveBatch>,
 ) -> Result<Data<BatchAnswer<Reservation>>, ApiError> {
     batch_size(batch.items.len())?;
     let (valid, checks) = split_valid(&batch.items, |item| {
@@ -69,7 +69,7 @@ pub(super) async fn reserve_batch(
 /// `POST /batch/confirmations`: each item as `confirm` would do it, one fsync for all.
 pub(super) async fn confirm_batch(
     State(state): State<AppState>,
-    BatchBody(batch): BatchBody<ConfirmBatch>,
+    JsonBody(batch): BatchBody<ConfirmBatch>,
 ) -> Result<Data<BatchAnswer<Reservation>>, ApiError> {
     batch_size(batch.items.len())?;
     let (valid, checks) = split_valid(&batch.items, |item| {

@@ -5,8 +5,6 @@
 //! log grew, did not: the heal reports that as an error. Healing restarts it without the
 //! fault, on its store.
 
-use std::process::Command;
-
 use anyhow::{bail, Context as _};
 use rand::Rng;
 use testkit::Member;
@@ -38,18 +36,8 @@ pub(crate) async fn start(ctx: &mut Context<'_>) -> anyhow::Result<(Held, String
         .process(Member::Node(node))?
         .pid()
         .with_context(|| format!("node-{node} is not running"))?;
-    let output = blocking(|| {
-        Command::new("fiu-ctrl")
-            .arg("-f")
-            .arg(&prefix)
-            // sled makes its log writes durable with sync_file_range, its segments and
-            // snapshots with fsync: both fail.
-            .args(["-c", "enable name=posix/io/sync/*,failinfo=5"])
-            .args(["-c", "enable name=linux/io/sync_file_range,failinfo=5"])
-            .arg(pid.to_string())
-            .output()
-    })
-    .context("run fiu-ctrl (apt-get install fiu-utils)")?;
+    let output = blocking(|| testkit::fiu::fail_syncs(&prefix, pid))
+        .context("run fiu-ctrl (apt-get install fiu-utils)")?;
     // fiu-ctrl exits 0 even when the command failed; it says so on stdout.
     let said = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() || said.contains("rror") {

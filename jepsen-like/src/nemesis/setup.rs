@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context};
+use testkit::fiu::LIBFIU;
 use testkit::ClusterOptions;
 
 use crate::nemesis::fault::{Fault, FaultList};
@@ -20,12 +21,6 @@ const SPARE_NODE_IDS: u64 = 64;
 
 /// Debian's `faketime`.
 const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-/// Debian's `libfiu0` (with `fiu-utils` for `fiu-ctrl`).
-const LIBFIU: [&str; 2] = [
-    "/usr/lib/fiu/fiu_run_preload.so",
-    "/usr/lib/fiu/fiu_posix_preload.so",
-];
 
 /// Where the fault files live; `None` when that fault is not in the run.
 #[derive(Debug, Clone, Default)]
@@ -90,10 +85,7 @@ impl Setup {
                 for lib in LIBFIU {
                     preload(env, lib);
                 }
-                env.extend([
-                    ("FIU_CTRL_FIFO".into(), prefix.display().to_string()),
-                    ("FIU_ENABLE".into(), String::new()),
-                ]);
+                env.extend(testkit::fiu::control_env(&prefix));
             }
             setup.fiu_prefix = Some(prefix);
         }

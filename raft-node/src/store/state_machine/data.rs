@@ -111,6 +111,12 @@ impl StateMachineStore {
         }
     }
 
+    /// The number the next order gets: every order below it is applied.
+    pub(super) fn next_number(&self) -> Result<u64, StorageError> {
+        let next = self.meta.get(NEXT_NUMBER).map_err(sm_read_err)?;
+        Ok(next.map_or(0, |b| from_be_key(&b)))
+    }
+
     /// The last applied log id.
     pub(crate) fn last_applied(&self) -> Result<Option<LogId>, StorageError> {
         Ok(self.meta_get::<Option<LogId>>(LAST_APPLIED)?.flatten())
@@ -160,11 +166,7 @@ impl StateMachineStore {
     pub(crate) fn digest(&self) -> Result<Digest, StorageError> {
         let next_number = {
             let _whole = self.lock();
-            self.meta
-                .get(NEXT_NUMBER)
-                .map_err(sm_read_err)?
-                .map(|b| from_be_key(&b))
-                .unwrap_or(0)
+            self.next_number()?
         };
         let mut hasher = Sha256::new();
         let mut count = 0u64;

@@ -13,7 +13,7 @@ use super::data::{
     NEXT_NUMBER, SNAPSHOT,
 };
 use crate::store::errors::{sm_read_err, snapshot_err};
-use crate::store::keys::{be_key, from_be_key};
+use crate::store::keys::be_key;
 use crate::typ::{LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 /// The whole state machine as a snapshot carries it.
@@ -48,12 +48,7 @@ impl StateMachineStore {
     ) -> Result<(Vec<u8>, Option<LogId>, StoredMembership), StorageError> {
         let (last_applied, next_number, membership) = {
             let _whole = self.lock();
-            let next_number = self
-                .meta
-                .get(NEXT_NUMBER)
-                .map_err(sm_read_err)?
-                .map(|b| from_be_key(&b))
-                .unwrap_or(0);
+            let next_number = self.next_number()?;
             let membership = self
                 .meta_get::<StoredMembership>(MEMBERSHIP)?
                 .unwrap_or_default();
