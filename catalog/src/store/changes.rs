@@ -45,6 +45,14 @@ fn read_product(tree: &TransactionalTree, name: &str) -> TxResult<ProductRecord>
     }
 }
 
+/// The product, or `None` when there is no such product.
+fn find_product(tree: &TransactionalTree, name: &str) -> TxResult<Option<ProductRecord>> {
+    match tree.get(name.as_bytes())? {
+        Some(bytes) => decode(&bytes).map(Some).or_else(abort),
+        None => Ok(None),
+    }
+}
+
 fn read_reservation(
     tree: &TransactionalTree,
     request_id: &str,
@@ -74,6 +82,102 @@ fn take(from: u64, amount: u64, what: &str) -> TxResult<u64> {
     }
 }
 
+/// What one item of a group came to: its own refusal (`Err`) takes nothing and leaves
+/// the rest of the group alone; a storage failure aborts the whole transaction.
+type ItemResult<T> = TxResult<Result<T, StoreError>>;
+
+/// One reservation inside a group's transaction.
+fn reserve_item(
+    products: &TransactionalTree,
+    reservations: &TransactionalTree,
+    held: &TransactionalTree,
+    request: &ReserveRequest,
+    now_ms: u64,
+) -> ItemResult<ReserveOutcome> {
+    if let Some(existing) = read_reservation(reservations, &request.request_id)? {
+        let reservation = existing.reservation(&request.request_id);
+        if existing.name != request.name || existing.quantity != request.quantity {
+            return Ok(Err(StoreError::RequestIdReused(Box::new(reservation))));
+        }
+        return Ok(Ok(ReserveOutcome {
+            reservation,
+            created: false,
+            event: None,
+        }));
+    }
+    let Some(mut product) = find_product(products, &request.name)? else {
+        return Ok(Err(StoreError::ProductNotFound));
+    };
+    if product.quantity < request.quantity {
+        return Ok(Err(StoreError::OutOfStock));
+    }
+    product.quantity -= request.quantity;
+    product.held += request.quantity;
+    product.version += 1;
+    let record = ReservationRecord {
+        name: request.name.clone(),
+        quantity: request.quantity,
+        price: product.price,
+        state: ReservationState::Held,
+        order_number: None,
+        created_ms: now_ms,
+    };
+    write(products, &request.name, &product)?;
+    write(reservations, &request.request_id, &record)?;
+    held.insert(request.request_id.as_bytes(), &[][..])?;
+    Ok(Ok(ReserveOutcome {
+        reservation: record.reservation(&request.request_id),
+        created: true,
+        event: Some(invalidation(&request.name, &product)),
+    }))
+}
+
+/// One confirm inside a group's transaction.
+fn confirm_item(
+    products: &TransactionalTree,
+    reservations: &TransactionalTree,
+    held: &TransactionalTree,
+    request_id: &str,
+    order_number: u64,
+) -> ItemResult<Transition> {
+    let Some(mut record) = read_reservation(reservations, request_id)? else {
+        return Ok(Err(StoreError::ReservationNotFound));
+    };
+    match record.state {
+        ReservationState::Confirmed if record.order_number == Some(order_number) => {
+            return Ok(Ok(Transition {
+                reservation: record.reservation(request_id),
+                changed: false,
+                event: None,
+            }));
+        }
+        ReservationState::Confirmed => {
+            return Ok(Err(StoreError::Conflict(
+                "reservation confirmed for another order".into(),
+            )))
+        }
+        ReservationState::Released => {
+            return Ok(Err(StoreError::Conflict("reservation released".into())))
+        }
+        ReservationState::Held => {}
+    }
+    let mut product = read_product(products, &record.name)?;
+    product.held = take(product.held, record.quantity, "held")?;
+    product.confirmed += record.quantity;
+    record.state = ReservationState::Confirmed;
+    record.order_number = Some(order_number);
+    write(products, &record.name, &product)?;
+    write(reservations, request_id, &record)?;
+    held.remove(request_id.as_bytes())?;
+    // Confirming moves stock from held to confirmed; what clients see of the product is
+    // unchanged, so there is nothing to invalidate.
+    Ok(Ok(Transition {
+        reservation: record.reservation(request_id),
+        changed: true,
+        event: None,
+    }))
+}
+
 impl CatalogStore {
     /// Takes `quantity` of the product for `request_id`, or returns the reservation that id
     /// already has (taking nothing).
@@ -82,72 +186,44 @@ impl CatalogStore {
         request: &ReserveRequest,
         now_ms: u64,
     ) -> Result<ReserveOutcome, StoreError> {
-        let outcome = self.write_reserve(request, now_ms)?;
+        let outcome = self
+            .write_reserves(std::slice::from_ref(request), now_ms)?
+            .pop()
+            .expect("one outcome per request")?;
         // Also for a repeat: the first call's write may still be waiting for its flush.
         self.flush().await?;
         Ok(outcome)
     }
 
     /// [`reserve`](Self::reserve) of every item, each on its own (one refused item takes
-    /// nothing from the others), with one flush for all before any answer.
+    /// nothing from the others), in one transaction and one flush before any answer.
     pub(crate) async fn reserve_many(
         &self,
         requests: &[ReserveRequest],
         now_ms: u64,
     ) -> Result<Vec<Result<ReserveOutcome, StoreError>>, StoreError> {
-        let outcomes = requests
-            .iter()
-            .map(|request| self.write_reserve(request, now_ms))
-            .collect();
+        let outcomes = self.write_reserves(requests, now_ms)?;
         self.flush().await?;
         Ok(outcomes)
     }
 
-    /// The reserve transaction, not yet flushed.
-    fn write_reserve(
+    /// The reserve transaction of a group, not yet flushed. One transaction for the group,
+    /// not one per item: every sled transaction writes its own batch marker to disk, and
+    /// under load those small writes, not the data, kept the disk busy.
+    fn write_reserves(
         &self,
-        request: &ReserveRequest,
+        requests: &[ReserveRequest],
         now_ms: u64,
-    ) -> Result<ReserveOutcome, StoreError> {
-        let outcome = (&self.products, &self.reservations, &self.held).transaction(
+    ) -> Result<Vec<Result<ReserveOutcome, StoreError>>, StoreError> {
+        let outcomes = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
-                if let Some(existing) = read_reservation(reservations, &request.request_id)? {
-                    let reservation = existing.reservation(&request.request_id);
-                    if existing.name != request.name || existing.quantity != request.quantity {
-                        return abort(StoreError::RequestIdReused(Box::new(reservation)));
-                    }
-                    return Ok(ReserveOutcome {
-                        reservation,
-                        created: false,
-                        event: None,
-                    });
-                }
-                let mut product = read_product(products, &request.name)?;
-                if product.quantity < request.quantity {
-                    return abort(StoreError::OutOfStock);
-                }
-                product.quantity -= request.quantity;
-                product.held += request.quantity;
-                product.version += 1;
-                let record = ReservationRecord {
-                    name: request.name.clone(),
-                    quantity: request.quantity,
-                    price: product.price,
-                    state: ReservationState::Held,
-                    order_number: None,
-                    created_ms: now_ms,
-                };
-                write(products, &request.name, &product)?;
-                write(reservations, &request.request_id, &record)?;
-                held.insert(request.request_id.as_bytes(), &[][..])?;
-                Ok(ReserveOutcome {
-                    reservation: record.reservation(&request.request_id),
-                    created: true,
-                    event: Some(invalidation(&request.name, &product)),
-                })
+                requests
+                    .iter()
+                    .map(|request| reserve_item(products, reservations, held, request, now_ms))
+                    .collect::<TxResult<Vec<_>>>()
             },
         )?;
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     /// Held -> confirmed with `order_number`. Repeating it is harmless; confirming a released
@@ -157,69 +233,43 @@ impl CatalogStore {
         request_id: &str,
         order_number: u64,
     ) -> Result<Transition, StoreError> {
-        let transition = self.write_confirm(request_id, order_number)?;
+        let item = [(request_id.to_string(), order_number)];
+        let transition = self
+            .write_confirms(&item)?
+            .pop()
+            .expect("one transition per item")?;
         // Also for a repeat: the first call's write may still be waiting for its flush.
         self.flush().await?;
         Ok(transition)
     }
 
     /// [`confirm`](Self::confirm) of every `(request_id, order_number)`, each on its own,
-    /// with one flush for all before any answer.
+    /// in one transaction and one flush before any answer.
     pub(crate) async fn confirm_many(
         &self,
         items: &[(String, u64)],
     ) -> Result<Vec<Result<Transition, StoreError>>, StoreError> {
-        let transitions = items
-            .iter()
-            .map(|(request_id, order_number)| self.write_confirm(request_id, *order_number))
-            .collect();
+        let transitions = self.write_confirms(items)?;
         self.flush().await?;
         Ok(transitions)
     }
 
-    /// The confirm transaction, not yet flushed.
-    fn write_confirm(&self, request_id: &str, order_number: u64) -> Result<Transition, StoreError> {
-        let transition = (&self.products, &self.reservations, &self.held).transaction(
+    /// The confirm transaction of a group, not yet flushed.
+    fn write_confirms(
+        &self,
+        items: &[(String, u64)],
+    ) -> Result<Vec<Result<Transition, StoreError>>, StoreError> {
+        let transitions = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
-                let Some(mut record) = read_reservation(reservations, request_id)? else {
-                    return abort(StoreError::ReservationNotFound);
-                };
-                match record.state {
-                    ReservationState::Confirmed if record.order_number == Some(order_number) => {
-                        return Ok(Transition {
-                            reservation: record.reservation(request_id),
-                            changed: false,
-                            event: None,
-                        });
-                    }
-                    ReservationState::Confirmed => {
-                        return abort(StoreError::Conflict(
-                            "reservation confirmed for another order".into(),
-                        ))
-                    }
-                    ReservationState::Released => {
-                        return abort(StoreError::Conflict("reservation released".into()))
-                    }
-                    ReservationState::Held => {}
-                }
-                let mut product = read_product(products, &record.name)?;
-                product.held = take(product.held, record.quantity, "held")?;
-                product.confirmed += record.quantity;
-                record.state = ReservationState::Confirmed;
-                record.order_number = Some(order_number);
-                write(products, &record.name, &product)?;
-                write(reservations, request_id, &record)?;
-                held.remove(request_id.as_bytes())?;
-                // Confirming moves stock from held to confirmed; what clients see of the
-                // product is unchanged, so there is nothing to invalidate.
-                Ok(Transition {
-                    reservation: record.reservation(request_id),
-                    changed: true,
-                    event: None,
-                })
+                items
+                    .iter()
+                    .map(|(request_id, number)| {
+                        confirm_item(products, reservations, held, request_id, *number)
+                    })
+                    .collect::<TxResult<Vec<_>>>()
             },
         )?;
-        Ok(transition)
+        Ok(transitions)
     }
 
     /// Held -> released, returning the stock. Repeating it is harmless; releasing a

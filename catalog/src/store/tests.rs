@@ -226,6 +226,50 @@ async fn price_change_bumps_version_and_keeps_reserved_prices() {
     );
 }
 
+#[tokio::test]
+async fn a_group_shares_one_transaction_but_each_item_stands_alone() {
+    let (_dir, store) = open(5);
+    let group = [
+        request("g1", "Tux", 3),
+        // Sees g1's take: only 2 are left.
+        request("g2", "Tux", 3),
+        request("g3", "Nope", 1),
+        request("g4", "Tux", 2),
+        // A repeat of g1 inside the same group takes nothing more.
+        request("g1", "Tux", 3),
+        request("g1", "Tux", 1),
+    ];
+    let outcomes = store.reserve_many(&group, 1).await.unwrap();
+    assert!(outcomes[0].as_ref().unwrap().created);
+    assert_eq!(outcomes[1], Err(StoreError::OutOfStock));
+    assert_eq!(outcomes[2], Err(StoreError::ProductNotFound));
+    assert!(outcomes[3].as_ref().unwrap().created);
+    let repeat = outcomes[4].as_ref().unwrap();
+    assert!(!repeat.created);
+    assert_eq!(
+        repeat.reservation,
+        outcomes[0].as_ref().unwrap().reservation
+    );
+    assert!(matches!(outcomes[5], Err(StoreError::RequestIdReused(_))));
+    let tux = row(&store, "Tux");
+    assert_eq!((tux.quantity, tux.held), (0, 5));
+
+    let confirms = [
+        ("g1".to_string(), 10),
+        ("g2".to_string(), 11),
+        ("g4".to_string(), 12),
+        ("g4".to_string(), 13),
+    ];
+    let transitions = store.confirm_many(&confirms).await.unwrap();
+    assert!(transitions[0].as_ref().unwrap().changed);
+    assert_eq!(transitions[1], Err(StoreError::ReservationNotFound));
+    assert!(transitions[2].as_ref().unwrap().changed);
+    assert!(matches!(transitions[3], Err(StoreError::Conflict(_))));
+    let tux = row(&store, "Tux");
+    assert_eq!((tux.held, tux.confirmed), (0, 5));
+    assert_ledger_balances(&store);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_reservations_of_one_product_never_oversell() {
     let (_dir, store) = open(50);

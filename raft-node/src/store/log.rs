@@ -15,12 +15,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::errors::{log_read_err, log_write_err, vote_read_err, vote_write_err};
-use super::keys::be_key;
+use super::keys::{be_key, from_be_key};
 use crate::typ::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
+/// How many of the newest entries are checked for a gap at open: more than one append
+/// ever carries.
+const TAIL_CHECKED: usize = 4096;
 
 /// The log storage; cheap to clone (sled trees are shared handles).
 #[derive(Clone)]
@@ -40,12 +43,42 @@ impl std::fmt::Debug for LogStore {
 
 impl LogStore {
     pub(crate) fn open(db: &sled::Db, flush_seconds: Histogram) -> anyhow::Result<Self> {
-        Ok(LogStore {
+        let store = LogStore {
             db: db.clone(),
             log: db.open_tree("log")?,
             meta: db.open_tree("log_meta")?,
             flush_seconds,
-        })
+        };
+        store.cut_tail_after_a_gap()?;
+        Ok(store)
+    }
+
+    /// Removes the entries above the lowest gap among the last [`TAIL_CHECKED`] indexes.
+    ///
+    /// Entries are inserted one by one in index order and sled recovers a prefix of its
+    /// log, so a crash should leave none; but a gap would make openraft read a log it
+    /// cannot walk. Only entries that were never flushed (so never reported) can lie
+    /// above one, and Raft may drop those.
+    fn cut_tail_after_a_gap(&self) -> anyhow::Result<()> {
+        let mut above = None;
+        let mut cut = None;
+        for key in self.log.iter().keys().rev().take(TAIL_CHECKED) {
+            let index = from_be_key(&key?);
+            if above.is_some_and(|upper| upper != index + 1) {
+                cut = above;
+            }
+            above = Some(index);
+        }
+        let Some(cut) = cut else { return Ok(()) };
+        tracing::warn!(
+            from = cut,
+            "log has a gap below index {cut}; dropping the entries above it"
+        );
+        for key in self.log.range(be_key(cut)..).keys() {
+            self.log.remove(key?)?;
+        }
+        self.db.flush()?;
+        Ok(())
     }
 
     /// The committed log id last reported by openraft (for `/cluster/status`).
@@ -153,12 +186,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = sled::Batch::default();
+        // One insert per entry, not a batch: a sled batch writes its own marker to disk
+        // (twice) before the data, which made every append cost three writes.
         for entry in entries {
             let bytes = bincode::serialize(&entry).map_err(|e| log_write_err(*e))?;
-            batch.insert(&be_key(entry.log_id.index), bytes);
+            self.log
+                .insert(be_key(entry.log_id.index), bytes)
+                .map_err(log_write_err)?;
         }
-        self.log.apply_batch(batch).map_err(log_write_err)?;
         // Report the append only once it is on disk.
         let timer = self.flush_seconds.start_timer();
         let flushed = self.flush().await;

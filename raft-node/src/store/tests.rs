@@ -204,3 +204,31 @@ async fn log_vote_and_state_survive_a_reopen() {
         }]
     );
 }
+
+#[tokio::test]
+async fn a_log_tail_with_a_gap_is_cut_back_to_the_gap_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open_db(dir.path()).unwrap();
+        let (mut log, _) = open(&db).unwrap();
+        let entries = (1..=4).map(|i| order(i, &format!("r{i}"), "Tux", 1));
+        openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries)
+            .await
+            .unwrap();
+        // What a crash could leave if a later write reached the disk before an earlier
+        // one: 6, 7 and 9 without 5 and 8.
+        let tree = db.open_tree("log").unwrap();
+        for i in [6, 7, 9] {
+            let bytes = bincode::serialize(&order(i, &format!("r{i}"), "Tux", 1)).unwrap();
+            tree.insert(keys::be_key(i), bytes).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let db = open_db(dir.path()).unwrap();
+    let (mut log, _) = open(&db).unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_log_id, Some(log_id(1, 4)));
+    let entries = log.try_get_log_entries(1..20).await.unwrap();
+    let indexes: Vec<u64> = entries.iter().map(|e| e.log_id.index).collect();
+    assert_eq!(indexes, vec![1, 2, 3, 4]);
+}
