@@ -1,14 +1,11 @@
 //! The order state machine's data in sled: orders by number, request ids, the applied
-//! position; reads, and applying a batch of entries in one transaction.
+//! position; reads, and applying a batch of entries.
 
 use std::sync::{Arc, Mutex};
 
 use openraft::EntryPayload;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
-};
 
 use crate::store::errors::{sm_read_err, sm_write_err};
 use crate::store::keys::{be_key, from_be_key};
@@ -188,44 +185,54 @@ impl StateMachineStore {
         })
     }
 
-    /// Applies a batch in one transaction and returns one result per entry.
+    /// Applies a batch and returns one result per entry.
+    ///
+    /// Plain inserts, not a sled transaction (each of which writes a marker to disk twice),
+    /// in an order that makes any prefix of them a state that re-applying the batch
+    /// completes exactly: sled recovers a prefix of its log after a crash, and openraft
+    /// re-applies every entry after `last_applied`, which is written last. An order's
+    /// request id is written before the order, so a re-applied command finds its number;
+    /// the order is written again if it was lost, and the next number is never below one
+    /// already given.
     pub(super) fn apply_batch(
         &self,
         entries: &[Entry],
     ) -> Result<Vec<CommandResult>, StorageError> {
         let _whole = self.lock();
-        let outcome: Result<Vec<CommandResult>, TransactionError<()>> =
-            (&self.orders, &self.requests, &self.meta).transaction(|(orders, requests, meta)| {
-                let mut next: u64 = match meta.get(NEXT_NUMBER)? {
-                    Some(b) => from_be_key(&b),
-                    None => 0,
-                };
-                let mut results = Vec::with_capacity(entries.len());
-                let mut last_membership = None;
-                for entry in entries {
-                    let result = match &entry.payload {
-                        EntryPayload::Blank => CommandResult::Nothing,
-                        EntryPayload::Membership(m) => {
-                            last_membership =
-                                Some(StoredMembership::new(Some(entry.log_id), m.clone()));
-                            CommandResult::Nothing
-                        }
-                        EntryPayload::Normal(command) => {
-                            apply_command(orders, requests, &mut next, command)?
-                        }
-                    };
-                    results.push(result);
+        let recorded_next = self.next_number()?;
+        let mut apply = Applying {
+            orders: &self.orders,
+            requests: &self.requests,
+            recorded_next,
+            next: recorded_next,
+        };
+        let mut results = Vec::with_capacity(entries.len());
+        let mut last_membership = None;
+        for entry in entries {
+            let result = match &entry.payload {
+                EntryPayload::Blank => CommandResult::Nothing,
+                EntryPayload::Membership(m) => {
+                    last_membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                    CommandResult::Nothing
                 }
-                meta.insert(NEXT_NUMBER, &be_key(next))?;
-                if let Some(last) = entries.last() {
-                    meta.insert(LAST_APPLIED, encode(&Some(last.log_id)))?;
-                }
-                if let Some(membership) = last_membership {
-                    meta.insert(MEMBERSHIP, encode(&membership))?;
-                }
-                Ok(results)
-            });
-        outcome.map_err(|e| sm_write_err(std::io::Error::other(format!("{e:?}"))))
+                EntryPayload::Normal(command) => apply.command(command)?,
+            };
+            results.push(result);
+        }
+        let write = |key: &[u8], value: Vec<u8>| {
+            self.meta
+                .insert(key, value)
+                .map(|_| ())
+                .map_err(sm_write_err)
+        };
+        write(NEXT_NUMBER, be_key(apply.next).to_vec())?;
+        if let Some(membership) = last_membership {
+            write(MEMBERSHIP, encode(&membership))?;
+        }
+        if let Some(last) = entries.last() {
+            write(LAST_APPLIED, encode(&Some(last.log_id)))?;
+        }
+        Ok(results)
     }
 
     pub(super) async fn flush(&self) -> Result<(), StorageError> {
@@ -235,82 +242,120 @@ impl StateMachineStore {
     }
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
-
-fn tx_decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> TxResult<T> {
-    bincode::deserialize(bytes).map_err(|_| ConflictableTransactionError::Abort(()))
+/// One batch being applied: the trees it writes and the order numbers it gives.
+struct Applying<'a> {
+    orders: &'a sled::Tree,
+    requests: &'a sled::Tree,
+    /// The next number as the last fully applied batch recorded it.
+    recorded_next: u64,
+    /// The number the next new order gets.
+    next: u64,
 }
 
-/// Applies one command inside the batch's transaction. `next` is the next order number.
-fn apply_command(
-    orders: &TransactionalTree,
-    requests: &TransactionalTree,
-    next: &mut u64,
-    command: &Command,
-) -> TxResult<CommandResult> {
-    let request_id = match command {
-        Command::CreateOrder { request_id, .. } | Command::Tombstone { request_id } => request_id,
-        Command::Batch(commands) => {
-            let results = commands
-                .iter()
-                .map(|command| apply_command(orders, requests, next, command))
-                .collect::<TxResult<Vec<_>>>()?;
-            return Ok(CommandResult::Batch(results));
-        }
-    };
-    let known: Option<RequestState> = match requests.get(request_id.as_bytes())? {
-        Some(bytes) => Some(tx_decode(&bytes)?),
-        None => None,
-    };
-    let result = match (command, known) {
-        (Command::CreateOrder { name, quantity, .. }, Some(RequestState::Ordered(number))) => {
-            let existing: StoredOrder = match orders.get(be_key(number))? {
-                Some(bytes) => tx_decode(&bytes)?,
-                // A request id pointing at no order: the store is corrupt.
-                None => return Err(ConflictableTransactionError::Abort(())),
-            };
+impl Applying<'_> {
+    fn command(&mut self, command: &Command) -> Result<CommandResult, StorageError> {
+        let request_id = match command {
+            Command::CreateOrder { request_id, .. } | Command::Tombstone { request_id } => {
+                request_id
+            }
+            Command::Batch(commands) => {
+                let results = commands
+                    .iter()
+                    .map(|command| self.command(command))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(CommandResult::Batch(results));
+            }
+        };
+        let known: Option<RequestState> = match self.requests.get(request_id.as_bytes()) {
+            Ok(Some(bytes)) => Some(decode(&bytes)?),
+            Ok(None) => None,
+            Err(e) => return Err(sm_read_err(e)),
+        };
+        Ok(match (command, known) {
+            (Command::CreateOrder { .. }, Some(RequestState::Ordered(number))) => {
+                self.known_order(command, number)?
+            }
+            (Command::CreateOrder { .. }, Some(RequestState::Tombstone)) => CommandResult::Expired,
+            (Command::CreateOrder { .. }, None) => {
+                let number = self.next;
+                self.next += 1;
+                self.put_request(request_id, RequestState::Ordered(number))?;
+                self.put_order(command, number)?;
+                CommandResult::Created { number, new: true }
+            }
+            (Command::Tombstone { .. }, Some(RequestState::Ordered(number))) => {
+                CommandResult::AlreadyOrdered { number }
+            }
+            (Command::Tombstone { .. }, Some(RequestState::Tombstone)) => CommandResult::Tombstoned,
+            (Command::Tombstone { .. }, None) => {
+                self.put_request(request_id, RequestState::Tombstone)?;
+                CommandResult::Tombstoned
+            }
+            // Answered above; a batch has no request id of its own.
+            (Command::Batch(_), _) => unreachable!("a batch has no request id"),
+        })
+    }
+
+    /// A create for a request id that already has order `number`: the same order again,
+    /// or a mismatch. An order a crash lost after its request id was written (only ever
+    /// at or above the recorded next number) is written again.
+    fn known_order(
+        &mut self,
+        command: &Command,
+        number: u64,
+    ) -> Result<CommandResult, StorageError> {
+        let Command::CreateOrder { name, quantity, .. } = command else {
+            unreachable!("only creates have orders");
+        };
+        self.next = self.next.max(number + 1);
+        let existing: StoredOrder = match self.orders.get(be_key(number)).map_err(sm_read_err)? {
+            Some(bytes) => decode(&bytes)?,
+            None if number >= self.recorded_next => {
+                self.put_order(command, number)?;
+                return Ok(CommandResult::Created { number, new: false });
+            }
+            None => {
+                return Err(sm_read_err(std::io::Error::other(format!(
+                    "request id points at order {number}, which is missing"
+                ))))
+            }
+        };
+        Ok(
             if existing.name == *name && existing.quantity == *quantity {
                 CommandResult::Created { number, new: false }
             } else {
                 CommandResult::Mismatch
-            }
-        }
-        (Command::CreateOrder { .. }, Some(RequestState::Tombstone)) => CommandResult::Expired,
-        (
-            Command::CreateOrder {
-                request_id,
-                name,
-                quantity,
-                price,
             },
-            None,
-        ) => {
-            let number = *next;
-            *next += 1;
-            let order = StoredOrder {
-                number,
-                name: name.clone(),
-                quantity: *quantity,
-                request_id: request_id.clone(),
-                price: *price,
-            };
-            orders.insert(&be_key(number), encode(&order))?;
-            requests.insert(
-                request_id.as_bytes(),
-                encode(&RequestState::Ordered(number)),
-            )?;
-            CommandResult::Created { number, new: true }
-        }
-        (Command::Tombstone { .. }, Some(RequestState::Ordered(number))) => {
-            CommandResult::AlreadyOrdered { number }
-        }
-        (Command::Tombstone { .. }, Some(RequestState::Tombstone)) => CommandResult::Tombstoned,
-        (Command::Tombstone { request_id }, None) => {
-            requests.insert(request_id.as_bytes(), encode(&RequestState::Tombstone))?;
-            CommandResult::Tombstoned
-        }
-        // Answered above; a batch has no request id of its own.
-        (Command::Batch(_), _) => return Err(ConflictableTransactionError::Abort(())),
-    };
-    Ok(result)
+        )
+    }
+
+    fn put_request(&self, request_id: &str, state: RequestState) -> Result<(), StorageError> {
+        self.requests
+            .insert(request_id.as_bytes(), encode(&state))
+            .map(|_| ())
+            .map_err(sm_write_err)
+    }
+
+    fn put_order(&self, command: &Command, number: u64) -> Result<(), StorageError> {
+        let Command::CreateOrder {
+            request_id,
+            name,
+            quantity,
+            price,
+        } = command
+        else {
+            unreachable!("only creates have orders");
+        };
+        let order = StoredOrder {
+            number,
+            name: name.clone(),
+            quantity: *quantity,
+            request_id: request_id.clone(),
+            price: *price,
+        };
+        self.orders
+            .insert(be_key(number), encode(&order))
+            .map(|_| ())
+            .map_err(sm_write_err)
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! Trees: `orders` (big-endian order number -> `StoredOrder`), `requests` (request id ->
 //! `RequestState`), `sm_meta` (last applied log id, last membership, next order number,
-//! the current snapshot). Each batch of entries is applied in one sled transaction, so a
-//! crash never leaves half an entry. Order numbers are dense from 0 in apply order, which is
+//! the current snapshot). A batch of entries is applied with plain inserts in an order that
+//! makes whatever prefix of them a crash leaves a state that re-applying completes (see
+//! [`data`]). Order numbers are dense from 0 in apply order, which is
 //! the same on every replica because they apply the same log.
 //!
 //! - [`data`]: the trees, reads, and applying entries.
@@ -14,4 +15,6 @@ mod data;
 mod raft;
 mod snapshot;
 
+#[cfg(test)]
+pub(crate) use data::StoredOrder;
 pub(crate) use data::{RequestState, StateMachineStore};
