@@ -71,18 +71,15 @@ fn lap(started: &Instant) -> f64 {
 fn known_request(app: &App, request: &OrderRequest) -> Result<Option<u64>, NodeError> {
     let known = app
         .state
-        .request(&request.request_id)
+        .request_and_order(&request.request_id)
         .map_err(NodeError::storage)?;
-    let number = match known {
+    let (number, order) = match known {
         None => return Ok(None),
-        Some(RequestState::Tombstone) => return Err(NodeError::RequestExpired),
-        Some(RequestState::Ordered(number)) => number,
+        Some((RequestState::Tombstone, _)) => return Err(NodeError::RequestExpired),
+        Some((RequestState::Ordered(number), order)) => (number, order),
     };
-    let order = app
-        .state
-        .order(number)
-        .map_err(NodeError::storage)?
-        .ok_or_else(|| NodeError::storage("order of a known request id is missing"))?;
+    let order =
+        order.ok_or_else(|| NodeError::storage("order of a known request id is missing"))?;
     if order.name == request.name && order.quantity == request.quantity {
         Ok(Some(number))
     } else {

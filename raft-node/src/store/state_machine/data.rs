@@ -135,6 +135,23 @@ impl StateMachineStore {
         }
     }
 
+    /// What `request_id` stands for, with its order if it has one, read between two
+    /// applied batches (an apply writes a request id before its order).
+    pub(crate) fn request_and_order(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<(RequestState, Option<StoredOrder>)>, StorageError> {
+        let _whole = self.lock();
+        let Some(state) = self.request(request_id)? else {
+            return Ok(None);
+        };
+        let order = match state {
+            RequestState::Ordered(number) => self.order(number)?,
+            RequestState::Tombstone => None,
+        };
+        Ok(Some((state, order)))
+    }
+
     /// Up to `limit` orders with number > `after`, and the last applied index.
     pub(crate) fn orders_after(
         &self,
