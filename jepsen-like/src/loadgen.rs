@@ -42,19 +42,21 @@ struct TaskResult {
     shed_ms: Vec<f64>,
     /// Every other failure (shed answers included).
     errors: usize,
+    /// What the first failure other than a shed answer was, for the log.
+    first_failure: Option<String>,
     began: Instant,
     ended: Instant,
 }
 
 /// How one request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
     /// 2xx, whole body read.
     Ok,
     /// 503: the server refused it for load.
     Shed,
-    /// Anything else.
-    Failed,
+    /// Anything else, and what it was.
+    Failed(String),
 }
 
 /// A closed-loop run with the shed requests apart: `ok` as from [`closed_loop`], `shed`
@@ -116,6 +118,7 @@ async fn run_tasks(
                 latencies_ms: Vec::new(),
                 shed_ms: Vec::new(),
                 errors: 0,
+                first_failure: None,
                 began,
                 ended: began,
             };
@@ -130,7 +133,10 @@ async fn run_tasks(
                         result.shed_ms.push(ms);
                         result.errors += 1;
                     }
-                    Outcome::Failed => result.errors += 1,
+                    Outcome::Failed(what) => {
+                        result.errors += 1;
+                        result.first_failure.get_or_insert(what);
+                    }
                 }
                 seq += 1;
             }
@@ -138,35 +144,60 @@ async fn run_tasks(
             result
         }));
     }
-    let mut results = Vec::with_capacity(connections);
+    let mut results: Vec<TaskResult> = Vec::with_capacity(connections);
     for task in tasks {
         results.push(task.await.context("load generator task")?);
+    }
+    let failures: Vec<&String> = results
+        .iter()
+        .filter_map(|r| r.first_failure.as_ref())
+        .collect();
+    if let Some(first) = failures.first() {
+        tracing::warn!(
+            connections_with_failures = failures.len(),
+            "requests failed; one of them: {first}"
+        );
     }
     Ok(results)
 }
 
 /// [`Outcome::Ok`] when the request answered 2xx and its whole body arrived.
 async fn send(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Outcome {
-    let Ok(request) = request.build() else {
-        return Outcome::Failed;
+    let request = match request.build() {
+        Ok(request) => request,
+        Err(err) => return Outcome::Failed(format!("bad request: {err}")),
     };
+    let path = request.url().path().to_string();
     match client.execute(request).await {
         Ok(response) if response.status().is_success() => match response.bytes().await {
             Ok(_) => Outcome::Ok,
-            Err(_) => Outcome::Failed,
+            Err(err) => Outcome::Failed(format!("{path}: body cut short: {err}")),
         },
         Ok(response) => {
-            let shed = response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE;
-            // Drain it, so the connection goes back to the pool.
-            let _ = response.bytes().await;
-            if shed {
+            let status = response.status();
+            // Read it whole, so the connection goes back to the pool.
+            let body = response.bytes().await.unwrap_or_default();
+            if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
                 Outcome::Shed
             } else {
-                Outcome::Failed
+                let body = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+                Outcome::Failed(format!("{path}: {status} {body}"))
             }
         }
-        Err(_) => Outcome::Failed,
+        Err(err) => Outcome::Failed(format!("{path}: {}", with_causes(&err))),
     }
+}
+
+/// An error and each error that caused it, joined.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Wall time from the first task's start to the last one's finish.
