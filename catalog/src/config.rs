@@ -36,6 +36,12 @@ pub struct Config {
           value_parser = positive_duration)]
     pub restock_interval: Duration,
 
+    /// Threads running the service's async work: 1 is a single-threaded runtime (flushes
+    /// and whole-store scans still run on a blocking pool), more a multi-threaded one.
+    #[arg(long, env = "CATALOG_WORKER_THREADS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: u16,
+
     /// Log format on stderr.
     #[arg(long, env = "CATALOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

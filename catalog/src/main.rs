@@ -7,9 +7,9 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let config = catalog::config::Config::parse();
     service_core::telemetry::init(config.log_format);
-    service_core::server::exit_code("catalog", catalog::run(config).await)
+    let worker_threads = config.worker_threads;
+    service_core::runtime::run("catalog", worker_threads, catalog::run(config))
 }

@@ -7,9 +7,9 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let config = gateway::config::Config::parse();
     service_core::telemetry::init(config.log_format);
-    service_core::server::exit_code("gateway", gateway::run(config).await)
+    let worker_threads = config.worker_threads;
+    service_core::runtime::run("gateway", worker_threads, gateway::run(config))
 }

@@ -153,9 +153,10 @@ async fn run_tasks(
         .filter_map(|r| r.first_failure.as_ref())
         .collect();
     if let Some(first) = failures.first() {
-        tracing::warn!(
-            connections_with_failures = failures.len(),
-            "requests failed; one of them: {first}"
+        // The harness has no log subscriber: its progress and findings go to stderr.
+        eprintln!(
+            "load generator: requests failed on {} connection(s); one of them: {first}",
+            failures.len()
         );
     }
     Ok(results)
@@ -225,6 +226,47 @@ fn summarize(results: &[TaskResult]) -> Summary {
 mod tests {
     use super::*;
 
+    /// A one-shot HTTP server on loopback answering every request with `response`.
+    async fn answering(response: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}/orders")
+    }
+
+    #[tokio::test]
+    async fn a_failure_says_what_it_was() {
+        let client = reqwest::Client::new();
+        let url = answering(
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\nconnection: close\r\n\r\nboom",
+        )
+        .await;
+        let outcome = send(&client, client.post(&url)).await;
+        assert_eq!(
+            outcome,
+            Outcome::Failed("/orders: 500 Internal Server Error boom".to_string())
+        );
+        let shed = answering(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(send(&client, client.get(&shed)).await, Outcome::Shed);
+        // Nothing listens on port 1: the transport error and its cause are kept.
+        match send(&client, client.get("http://127.0.0.1:1/orders")).await {
+            Outcome::Failed(what) => {
+                assert!(what.starts_with("/orders: error sending request"), "{what}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn one_summary_spans_every_task() {
         let start = Instant::now();
@@ -232,6 +274,7 @@ mod tests {
             latencies_ms: ms.to_vec(),
             shed_ms: Vec::new(),
             errors,
+            first_failure: None,
             began: start + Duration::from_millis(from),
             ended: start + Duration::from_millis(to),
         };

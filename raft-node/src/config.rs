@@ -70,6 +70,12 @@ pub struct Config {
     #[arg(long, env = "NODE_RECONCILE_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub reconcile_interval: Duration,
 
+    /// Threads running the service's async work: 1 is a single-threaded runtime (flushes
+    /// and whole-store scans still run on a blocking pool), more a multi-threaded one.
+    #[arg(long, env = "NODE_WORKER_THREADS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: u16,
+
     /// Log format on stderr.
     #[arg(long, env = "NODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

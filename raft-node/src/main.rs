@@ -7,9 +7,9 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let config = raft_node::Config::parse();
     service_core::telemetry::init(config.log_format);
-    service_core::server::exit_code("raft-node", raft_node::run(config).await)
+    let worker_threads = config.worker_threads;
+    service_core::runtime::run("raft-node", worker_threads, raft_node::run(config))
 }

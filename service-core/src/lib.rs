@@ -14,6 +14,7 @@
 //! - [`routes`]: the JSON 404 / 405 fallbacks and the layer stack every router gets.
 //! - [`telemetry`]: `tracing` setup (`RUST_LOG`, `--log-format text|json`).
 //! - [`server`]: binding (`listening on <addr>`), signals, graceful shutdown in bounded time.
+//! - [`runtime`]: the tokio runtime `main` runs the service on (`--worker-threads`).
 //! - [`validate`]: the contract's limits on names, quantities and keys.
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod extract;
 pub mod flags;
 pub mod metrics;
 pub mod routes;
+pub mod runtime;
 pub mod security;
 pub mod server;
 pub mod telemetry;

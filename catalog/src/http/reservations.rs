@@ -195,9 +195,12 @@ pub(super) async fn list(
 ) -> Result<Data<Vec<Reservation>>, ApiError> {
     // Without `older_than_ms` every reservation is listed, whatever the clock says of it.
     let older_than = query.older_than_ms.map(|age| OlderThan::new(now_ms(), age));
-    state
-        .store
-        .reservations(query.state, older_than)
+    // Off the runtime: every reservation ever made can be many, and the catalog may run
+    // on a single thread.
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.reservations(query.state, older_than))
+        .await
+        .map_err(|e| ApiError::internal(format!("listing failed: {e}")))?
         .map(Data::new)
         .map_err(store_error)
 }

@@ -19,8 +19,14 @@ pub(crate) async fn status(State(app): State<SharedApp>) -> Data<ClusterStatus> 
 }
 
 /// `GET /cluster/digest`.
+// openraft fixes the storage error type; it is large but not ours to box.
+#[allow(clippy::result_large_err)]
 pub(crate) async fn digest(State(app): State<SharedApp>) -> Result<Data<Digest>, ApiError> {
-    let digest = app.state.digest().map_err(NodeError::storage)?;
+    let digest = app
+        .state
+        .off_runtime(|sm| sm.digest())
+        .await
+        .map_err(NodeError::storage)?;
     Ok(Data::new(digest))
 }
 

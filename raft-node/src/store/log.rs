@@ -219,12 +219,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash midway leaves it consistent with the log.
         write_meta(&self.meta, LAST_PURGED, &log_id).map_err(log_write_err)?;
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(..=be_key(log_id.index)) {
-            let (key, _) = item.map_err(log_read_err)?;
-            batch.remove(key);
-        }
-        self.log.apply_batch(batch).map_err(log_write_err)?;
+        // Off the runtime: behind a snapshot of a large store lie many entries.
+        let log = self.log.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
+            let mut batch = sled::Batch::default();
+            for key in log.range(..=be_key(log_id.index)).keys() {
+                batch.remove(key?);
+            }
+            log.apply_batch(batch)
+        })
+        .await
+        .map_err(|e| log_write_err(std::io::Error::other(e.to_string())))?
+        .map_err(log_write_err)?;
         self.flush().await.map_err(log_write_err)
     }
 }

@@ -94,6 +94,20 @@ impl StateMachineStore {
         })
     }
 
+    /// Runs `work` on tokio's blocking pool. Whole-state scans (snapshots, the digest)
+    /// take seconds at a million orders; on the node's single-threaded runtime they would
+    /// stall heartbeats and every request meanwhile.
+    pub(crate) async fn off_runtime<T, F>(&self, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&StateMachineStore) -> Result<T, StorageError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| sm_read_err(std::io::Error::other(format!("blocking task failed: {e}"))))?
+    }
+
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.whole.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -47,7 +47,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        self.restore(meta, snapshot.get_ref())?;
+        let (meta, data) = (meta.clone(), snapshot.into_inner());
+        self.off_runtime(move |sm| sm.restore(&meta, &data)).await?;
         self.flush().await
     }
 

@@ -123,29 +123,34 @@ impl StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let (data, last_applied, membership) = self.capture()?;
-        let snapshot_id = match last_applied {
-            Some(l) => format!("{}-{}-{}", l.leader_id, l.index, now_ms()),
-            None => format!("empty-{}", now_ms()),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: last_applied,
-            last_membership: membership,
-            snapshot_id,
-        };
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        };
-        self.snapshots
-            .insert(SNAPSHOT, encode(&stored))
-            .map_err(snapshot_err)?;
-        self.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
+        let (meta, data) = self
+            .off_runtime(|sm| {
+                let (data, last_applied, membership) = sm.capture()?;
+                let snapshot_id = match last_applied {
+                    Some(l) => format!("{}-{}-{}", l.leader_id, l.index, now_ms()),
+                    None => format!("empty-{}", now_ms()),
+                };
+                let meta = SnapshotMeta {
+                    last_log_id: last_applied,
+                    last_membership: membership,
+                    snapshot_id,
+                };
+                let stored = StoredSnapshot {
+                    meta: meta.clone(),
+                    data,
+                };
+                sm.snapshots
+                    .insert(SNAPSHOT, encode(&stored))
+                    .map_err(snapshot_err)?;
+                sm.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
+                Ok((meta, stored.data))
+            })
+            .await?;
         // The log is purged behind this snapshot next: it must be on disk first.
         self.flush().await?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
+            snapshot: Box::new(Cursor::new(data)),
         })
     }
 }
