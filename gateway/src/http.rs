@@ -53,11 +53,13 @@ pub fn router(state: AppState, metrics: Metrics) -> Router {
         .route("/", get(crate::pages::storefront))
         .route("/dashboard", get(crate::pages::dashboard))
         .route("/events", get(events))
-        .with_state(state);
+        // Behind one Arc: axum clones the state for every request, and cloning the fields
+        // one by one (a dozen metric handles among them) was a tenth of a cached read.
+        .with_state(Arc::new(state));
     service_core::routes::finish(routes, metrics)
 }
 
-async fn products(State(state): State<AppState>) -> Result<Data<Vec<Product>>, ApiError> {
+async fn products(State(state): State<Arc<AppState>>) -> Result<Data<Vec<Product>>, ApiError> {
     let mut products = state
         .catalog
         .products()
@@ -68,7 +70,7 @@ async fn products(State(state): State<AppState>) -> Result<Data<Vec<Product>>, A
 }
 
 async fn product(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     PathParams(name): PathParams<String>,
 ) -> Result<Response, ApiError> {
     validate::product_name(&name)?;
@@ -112,7 +114,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 async fn buy(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<BuyRequest>,
 ) -> Result<Data<OrderCreated>, ApiError> {
@@ -137,7 +139,7 @@ async fn buy(
 }
 
 async fn order(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     PathParams(number): PathParams<String>,
 ) -> Result<Data<OrderView>, ApiError> {
     let number: u64 = number
@@ -155,16 +157,16 @@ async fn order(
 }
 
 /// `GET /events`: Server-Sent Events for pages (see the `live` module).
-async fn events(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     Ok(state.live.subscribe()?.into_response())
 }
 
-async fn cluster(State(state): State<AppState>) -> Data<ClusterView> {
+async fn cluster(State(state): State<Arc<AppState>>) -> Data<ClusterView> {
     Data::new(state.router.cluster_view().await)
 }
 
 /// 200 when the catalog answers and some node leads; 503 naming what is missing.
-async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+async fn health(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiError> {
     if state.catalog.health().await.is_err() {
         return Err(ApiError::kind(ErrorKind::CatalogUnavailable));
     }

@@ -10,6 +10,8 @@ mod products;
 mod reservations;
 mod state;
 
+use std::sync::Arc;
+
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use service_core::auth::{guard, Access, Credentials};
@@ -46,12 +48,13 @@ pub(crate) fn router(state: AppState, metrics: Metrics, credentials: &Credential
     let routes = public
         .merge(guard(member, credentials, Access::Member))
         .merge(guard(admin, credentials, Access::Admin))
-        .with_state(state);
+        // Behind one Arc: axum clones the state for every request.
+        .with_state(Arc::new(state));
     service_core::routes::finish(routes, metrics)
 }
 
 async fn health(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state
         .store
@@ -61,7 +64,7 @@ async fn health(
 }
 
 async fn events(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
 ) -> impl axum::response::IntoResponse {
     state.events.subscribe()
 }

@@ -1,5 +1,7 @@
 //! Product reads, price changes and the ledger.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use service_core::validate;
 use service_core::{ApiError, Data, JsonBody, PathParams};
@@ -11,12 +13,14 @@ use toystore_api::catalog::{LedgerRow, PriceChange, Product};
 /// Prices above this are surely a typo (and would lose cents as f64).
 const MAX_PRICE: f64 = 1e9;
 
-pub(super) async fn list(State(state): State<AppState>) -> Result<Data<Vec<Product>>, ApiError> {
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+) -> Result<Data<Vec<Product>>, ApiError> {
     state.store.products().map(Data::new).map_err(store_error)
 }
 
 pub(super) async fn one(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     PathParams(name): PathParams<String>,
 ) -> Result<Data<Product>, ApiError> {
     validate::product_name(&name)?;
@@ -28,7 +32,7 @@ pub(super) async fn one(
 }
 
 pub(super) async fn set_price(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     PathParams(name): PathParams<String>,
     JsonBody(change): JsonBody<PriceChange>,
 ) -> Result<Data<Product>, ApiError> {
@@ -49,7 +53,7 @@ pub(super) async fn set_price(
 }
 
 pub(super) async fn ledger(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
 ) -> Result<Data<Vec<LedgerRow>>, ApiError> {
     state.store.ledger().map(Data::new).map_err(store_error)
 }

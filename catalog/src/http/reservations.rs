@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use service_core::validate;
 use service_core::{ApiError, BatchBody, Data, JsonBody, PathParams, QueryParams};
@@ -16,7 +18,7 @@ use toystore_api::catalog::{
 use toystore_api::Outcome;
 
 pub(super) async fn reserve(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     JsonBody(request): JsonBody<ReserveRequest>,
 ) -> Result<Data<Reservation>, ApiError> {
     validate::request_key(&request.request_id).map_err(|e| e.with_field("field", "request_id"))?;
@@ -34,7 +36,7 @@ pub(super) async fn reserve(
 /// `POST /batch/reservations`: each item as `reserve` would take it, one fsync for all.
 /// An invalid item is refused on its own; the others go on.
 pub(super) async fn reserve_batch(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     JsonBody(batch): BatchBody<ReserveBatch>,
 ) -> Result<Data<BatchAnswer<Reservation>>, ApiError> {
     batch_size(batch.items.len())?;
@@ -68,7 +70,7 @@ pub(super) async fn reserve_batch(
 
 /// `POST /batch/confirmations`: each item as `confirm` would do it, one fsync for all.
 pub(super) async fn confirm_batch(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     JsonBody(batch): BatchBody<ConfirmBatch>,
 ) -> Result<Data<BatchAnswer<Reservation>>, ApiError> {
     batch_size(batch.items.len())?;
@@ -157,7 +159,7 @@ impl Latest {
 }
 
 pub(super) async fn confirm(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     PathParams(request_id): PathParams<String>,
     JsonBody(body): JsonBody<ConfirmRequest>,
 ) -> Result<Data<Reservation>, ApiError> {
@@ -172,7 +174,7 @@ pub(super) async fn confirm(
 }
 
 pub(super) async fn release(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     PathParams(request_id): PathParams<String>,
 ) -> Result<Data<Reservation>, ApiError> {
     validate::request_key(&request_id)?;
@@ -190,7 +192,7 @@ pub(super) async fn release(
 
 /// `GET /reservations?state=held&older_than_ms=5000`.
 pub(super) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     QueryParams(query): QueryParams<ReservationQuery>,
 ) -> Result<Data<Vec<Reservation>>, ApiError> {
     // Without `older_than_ms` every reservation is listed, whatever the clock says of it.
