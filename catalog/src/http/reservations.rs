@@ -10,7 +10,6 @@ use service_core::{ApiError, BatchBody, Data, JsonBody, PathParams, QueryParams}
 
 use super::errors::store_error;
 use super::state::{now_ms, AppState};
-use crate::store::OlderThan;
 use toystore_api::catalog::{
     BatchAnswer, ConfirmBatch, ConfirmRequest, Invalidate, Reservation, ReservationQuery,
     ReserveBatch, ReserveRequest, MAX_BATCH_ITEMS,
@@ -196,13 +195,14 @@ pub(super) async fn list(
     QueryParams(query): QueryParams<ReservationQuery>,
 ) -> Result<Data<Vec<Reservation>>, ApiError> {
     // Without `older_than_ms` every reservation is listed, whatever the clock says of it.
-    let older_than = query.older_than_ms.map(|age| OlderThan::new(now_ms(), age));
     // Off the runtime: every reservation ever made can be many, and the catalog may run
     // on a single thread.
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.reservations(query.state, older_than))
-        .await
-        .map_err(|e| ApiError::internal(format!("listing failed: {e}")))?
-        .map(Data::new)
-        .map_err(store_error)
+    tokio::task::spawn_blocking(move || {
+        store.reservations(query.state, query.older_than_ms, now_ms)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("listing failed: {e}")))?
+    .map(Data::new)
+    .map_err(store_error)
 }

@@ -34,14 +34,14 @@ pub(crate) struct CatalogStore {
 /// Which reservations a listing by age admits: those taken at least `age_ms` before now,
 /// by this process's wall clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct OlderThan {
+struct OlderThan {
     taken_before_ms: u64,
     now_ms: u64,
 }
 
 impl OlderThan {
     /// Reservations at least `age_ms` old at `now_ms`.
-    pub(crate) fn new(now_ms: u64, age_ms: u64) -> Self {
+    fn new(now_ms: u64, age_ms: u64) -> Self {
         OlderThan {
             taken_before_ms: now_ms.saturating_sub(age_ms),
             now_ms,
@@ -168,29 +168,44 @@ impl CatalogStore {
     }
 
     /// Reservations in `state` (all if `None`), only those [`OlderThan`] admits if given.
+    /// Reservations in `state` (all without one), and with `older_than_ms` only those
+    /// taken at least that long before now. `now_ms` is read once the scan is done: a
+    /// reservation taken while the scan runs is then never dated after it, which would make
+    /// it count as old (see [`OlderThan`]) and let the reconciler settle a buy in flight.
     pub(crate) fn reservations(
         &self,
         state: Option<ReservationState>,
-        older_than: Option<OlderThan>,
+        older_than_ms: Option<u64>,
+        now_ms: impl FnOnce() -> u64,
     ) -> Result<Vec<Reservation>, StoreError> {
         let ids: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match state {
             Some(ReservationState::Held) => Box::new(self.held.iter().keys()),
             _ => Box::new(self.reservations.iter().keys()),
         };
-        let mut out = Vec::new();
+        let mut found = Vec::new();
         for id in ids {
             let id = id?;
             let Some(bytes) = self.reservations.get(&id)? else {
                 continue; // released between the index read and this one
             };
             let record: ReservationRecord = decode(&bytes)?;
-            let young = older_than.is_some_and(|o| !o.admits(record.created_ms));
-            if state.is_some_and(|s| s != record.state) || young {
+            if state.is_some_and(|s| s != record.state) {
                 continue;
             }
-            out.push(record.reservation(&String::from_utf8_lossy(&id)));
+            found.push((
+                record.created_ms,
+                record.reservation(&String::from_utf8_lossy(&id)),
+            ));
         }
-        Ok(out)
+        let Some(age_ms) = older_than_ms else {
+            return Ok(found.into_iter().map(|(_, r)| r).collect());
+        };
+        let older_than = OlderThan::new(now_ms(), age_ms);
+        Ok(found
+            .into_iter()
+            .filter(|(created_ms, _)| older_than.admits(*created_ms))
+            .map(|(_, r)| r)
+            .collect())
     }
 
     fn product_record(&self, name: &str) -> Result<ProductRecord, StoreError> {

@@ -13,7 +13,7 @@ mod group_flush;
 mod records;
 
 pub(crate) use changes::ReserveOutcome;
-pub(crate) use db::{CatalogStore, OlderThan};
+pub(crate) use db::CatalogStore;
 pub(crate) use error::StoreError;
 pub(crate) use group_flush::FlushObserver;
 

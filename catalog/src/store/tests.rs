@@ -154,12 +154,9 @@ async fn reservations_dated_after_now_are_listed_and_count_as_old() {
         .reserve(&request("now", "Tux", 1), 9_000)
         .await
         .unwrap();
-    assert_eq!(store.reservations(None, None).unwrap().len(), 2);
+    assert_eq!(store.reservations(None, None, || 0).unwrap().len(), 2);
     let held = store
-        .reservations(
-            Some(ReservationState::Held),
-            Some(OlderThan::new(10_000, 5_000)),
-        )
+        .reservations(Some(ReservationState::Held), Some(5_000), || 10_000)
         .unwrap();
     let ids: Vec<_> = held.iter().map(|r| r.request_id.as_str()).collect();
     assert_eq!(ids, ["ahead"]);
@@ -182,16 +179,13 @@ async fn held_listing_uses_age_and_state() {
         .unwrap();
     store.confirm("done", 0).await.unwrap();
     let held = store
-        .reservations(
-            Some(ReservationState::Held),
-            Some(OlderThan::new(10_000, 5_000)),
-        )
+        .reservations(Some(ReservationState::Held), Some(5_000), || 10_000)
         .unwrap();
     let ids: Vec<_> = held.iter().map(|r| r.request_id.as_str()).collect();
     assert_eq!(ids, ["old"]);
-    assert_eq!(store.reservations(None, None).unwrap().len(), 3);
+    assert_eq!(store.reservations(None, None, || 0).unwrap().len(), 3);
     let confirmed = store
-        .reservations(Some(ReservationState::Confirmed), None)
+        .reservations(Some(ReservationState::Confirmed), None, || 0)
         .unwrap();
     assert_eq!(confirmed[0].request_id, "done");
 }
@@ -354,7 +348,7 @@ proptest! {
                 // held in the ledger is exactly the sum of held reservations.
                 for name in PRODUCTS {
                     let held: u64 = store
-                        .reservations(Some(ReservationState::Held), None)
+                        .reservations(Some(ReservationState::Held), None, || 0)
                         .unwrap()
                         .iter()
                         .filter(|r| r.name == name)
@@ -366,4 +360,61 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The reconciler lists held reservations at least 10 s old; one taken while the listing
+/// scans must never look old. It did when "now" was read before the scan: a reservation
+/// taken a millisecond later was dated after it, which counts as old (a clock that stepped
+/// back), and the reconciler tombstoned a buy in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_taken_during_a_listing_is_not_old() {
+    let (_dir, store) = open(1_000_000);
+    let store = Arc::new(store);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (store.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let now = wall_ms();
+                store
+                    .reserve(&request(&format!("w{i}"), "Tux", 1), now)
+                    .await
+                    .unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    let lister = store.clone();
+    let old_seen = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut listings = 0;
+        while std::time::Instant::now() < deadline || listings < 50 {
+            let old = lister
+                .reservations(Some(ReservationState::Held), Some(60_000), wall_ms)
+                .unwrap();
+            if !old.is_empty() {
+                return Some(old[0].request_id.clone());
+            }
+            listings += 1;
+        }
+        None
+    })
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(
+        written > 10,
+        "only {written} reservations were taken meanwhile"
+    );
+    assert_eq!(old_seen, None, "a fresh reservation was listed as old");
 }
