@@ -53,7 +53,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        Ok(self.stored_snapshot()?.map(|stored| Snapshot {
+        // Off the runtime: at a million orders the stored snapshot is over 100 MB to decode.
+        let stored = self.off_runtime(|sm| sm.stored_snapshot()).await?;
+        Ok(stored.map(|stored| Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),
         }))
