@@ -245,24 +245,24 @@ async fn re_applying_a_batch_after_a_crash_in_its_middle_gives_the_same_orders()
             order(5, "e", "Tux", 3),
         ]
     };
-    let whole = {
+    // A store that applied orders 0 and 1 (entries 1 and 2).
+    async fn two_applied() -> (tempfile::TempDir, sled::Db, StateMachineStore) {
         let dir = tempfile::tempdir().unwrap();
         let db = open_db(dir.path()).unwrap();
         let (_, mut sm) = open(&db).unwrap();
         sm.apply(vec![order(1, "a", "Tux", 1), order(2, "b", "Whale", 2)])
             .await
             .unwrap();
+        (dir, db, sm)
+    }
+    let whole = {
+        let (_dir, _db, mut sm) = two_applied().await;
         sm.apply(batch()).await.unwrap();
         sm.digest().unwrap()
     };
     // The prefixes: c's request id alone; c's request id and order; and those plus d's id.
     for written in 1..=3 {
-        let dir = tempfile::tempdir().unwrap();
-        let db = open_db(dir.path()).unwrap();
-        let (_, mut sm) = open(&db).unwrap();
-        sm.apply(vec![order(1, "a", "Tux", 1), order(2, "b", "Whale", 2)])
-            .await
-            .unwrap();
+        let (_dir, db, mut sm) = two_applied().await;
         let requests = db.open_tree("requests").unwrap();
         let orders = db.open_tree("orders").unwrap();
         requests
