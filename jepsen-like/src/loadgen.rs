@@ -168,14 +168,15 @@ async fn send(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Out
         Ok(request) => request,
         Err(err) => return Outcome::Failed(format!("bad request: {err}")),
     };
-    let path = request.url().path().to_string();
     match client.execute(request).await {
+        // Paths are copied only for failures: this is the load generator's hot path.
         Ok(response) if response.status().is_success() => match response.bytes().await {
             Ok(_) => Outcome::Ok,
-            Err(err) => Outcome::Failed(format!("{path}: body cut short: {err}")),
+            Err(err) => Outcome::Failed(format!("{}: body cut short: {err}", error_path(&err))),
         },
         Ok(response) => {
             let status = response.status();
+            let path = response.url().path().to_string();
             // Read it whole, so the connection goes back to the pool.
             let body = response.bytes().await.unwrap_or_default();
             if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
@@ -185,8 +186,13 @@ async fn send(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Out
                 Outcome::Failed(format!("{path}: {status} {body}"))
             }
         }
-        Err(err) => Outcome::Failed(format!("{path}: {}", with_causes(&err))),
+        Err(err) => Outcome::Failed(format!("{}: {}", error_path(&err), with_causes(&err))),
     }
+}
+
+/// The path of the request an error is about, if reqwest kept it.
+fn error_path(err: &reqwest::Error) -> &str {
+    err.url().map_or("", |url| url.path())
 }
 
 /// An error and each error that caused it, joined.
