@@ -14,8 +14,9 @@ use crate::typ::NodeId;
 /// How long adding a learner waits for it to catch up.
 const LEARNER_CATCH_UP: Duration = Duration::from_secs(20);
 
-/// How long a snapshot request waits for the snapshot to be built.
-const SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
+/// How long a snapshot request waits for the snapshot to be built: a few seconds at a
+/// million orders, twice that when it must first wait out a build already under way.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(60);
 
 /// This node's view of the cluster.
 pub(crate) fn status(app: &App) -> ClusterStatus {
@@ -106,25 +107,13 @@ pub(crate) async fn change_membership(
 /// Builds a snapshot now (the log behind it is purged) and returns once it covers
 /// everything applied when asked.
 pub(crate) async fn snapshot(app: &App) -> Result<(), NodeError> {
-    let target = app.raft.metrics().borrow().last_applied.map(|l| l.index);
-    app.raft
-        .trigger()
-        .snapshot()
-        .await
-        .map_err(|e| NodeError::RaftStopped(e.to_string()))?;
-    let Some(target) = target else {
+    let Some(target) = app.raft.metrics().borrow().last_applied.map(|l| l.index) else {
         return Ok(());
     };
-    let built = app
-        .raft
-        .wait(Some(SNAPSHOT_WAIT))
-        .metrics(
-            |m| m.snapshot.is_some_and(|s| s.index >= target),
-            "snapshot built",
-        )
+    crate::snapshots::build_covering(&app.raft, target, SNAPSHOT_WAIT)
         .await
         .map_err(|e| NodeError::Unfinished(format!("snapshot not built: {e}")))?;
-    let index = built.snapshot.map(|s| s.index);
+    let index = app.raft.metrics().borrow().snapshot.map(|s| s.index);
     // openraft postpones the purge while a replication task reads those entries.
     let purged = app
         .raft

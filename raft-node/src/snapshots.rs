@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::typ::Raft;
@@ -38,17 +39,8 @@ pub(crate) async fn run(raft: Raft, min_logs: u64, shutdown: CancellationToken) 
         };
         let since = applied.saturating_sub(snapshot.unwrap_or(0));
         if since >= due(min_logs, snapshot) {
-            if let Err(err) = raft.trigger().snapshot().await {
-                tracing::warn!("snapshot not triggered: {err}");
-                return;
-            }
-            let wait = raft.wait(Some(BUILD_WAIT));
-            let built = wait.metrics(
-                |m| m.snapshot.is_some_and(|s| s.index >= applied),
-                "snapshot built",
-            );
             tokio::select! {
-                result = built => {
+                result = build_covering(&raft, applied, BUILD_WAIT) => {
                     if let Err(err) = result {
                         tracing::warn!("snapshot at {applied} not built: {err}");
                     }
@@ -60,6 +52,34 @@ pub(crate) async fn run(raft: Raft, min_logs: u64, shutdown: CancellationToken) 
         if !next_change(&mut metrics, &shutdown).await {
             return;
         }
+    }
+}
+
+/// Builds a snapshot that covers log index `index` and waits for it, up to `timeout`.
+///
+/// openraft ignores a trigger while a build is under way (the operator's and this task's
+/// can meet), and that build may end short of `index`: each new snapshot short of it is
+/// followed by another trigger until one covers it.
+pub(crate) async fn build_covering(
+    raft: &Raft,
+    index: u64,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let before = raft.metrics().borrow().snapshot;
+        if before.is_some_and(|s| s.index >= index) {
+            return Ok(());
+        }
+        raft.trigger()
+            .snapshot()
+            .await
+            .map_err(|e| format!("raft stopped: {e}"))?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        raft.wait(Some(left))
+            .metrics(|m| m.snapshot != before, "a new snapshot")
+            .await
+            .map_err(|e| e.to_string())?;
     }
 }
 

@@ -189,6 +189,52 @@ async fn a_node_down_past_a_snapshot_catches_up_by_installing_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_asked_for_while_others_build_still_cover_what_was_applied() {
+    // Each answer covers what was applied when it was asked, while buys move the applied
+    // index. openraft drops a trigger while a build is under way, so requests that meet
+    // must not wait on the older build alone; builds take milliseconds here, so they meet
+    // only now and then (at a million orders a build takes seconds and they meet often).
+    let mut cluster = start(3, &[]);
+    let leader = leader_of(&mut cluster).await;
+    let client = cluster.node_client(leader);
+    let buying = Arc::new(AtomicBool::new(true));
+    let buyers: Vec<_> = ["Tux", "Whale", "Risk", "Jenga"]
+        .into_iter()
+        .map(|name| {
+            let (client, buying) = (client.clone(), buying.clone());
+            tokio::spawn(async move {
+                let mut i = 0u64;
+                while buying.load(Ordering::Relaxed) && i < 90 {
+                    buy(&client, &format!("{name}-{i}"), name, 1).await.unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let askers: Vec<_> = (0..3)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let applied = client.status().await.unwrap().last_applied.unwrap();
+                    let status = client.snapshot().await.unwrap();
+                    let covered = status.snapshot_index.expect("snapshot built");
+                    assert!(covered >= applied, "{covered} < {applied}");
+                }
+            })
+        })
+        .collect();
+    let asked = futures::future::join_all(askers).await;
+    buying.store(false, Ordering::Relaxed);
+    for task in buyers {
+        task.await.unwrap();
+    }
+    for result in asked {
+        result.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fourth_node_joins_as_learner_then_voter_a_voter_leaves_and_a_learner_is_removed() {
     let mut cluster = start(3, &[]);
     let leader = leader_of(&mut cluster).await;
