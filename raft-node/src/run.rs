@@ -60,7 +60,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Metrics::new("raft_node");
     let gauges = RaftGauges::register(&metrics);
     let stages = gauges.raft_stages.clone();
-    let (log, state) = store::open_timed(&db, stages.log_flush, stages.apply)?;
+    let (log, state) = store::open_timed(&db, &data_dir, stages.log_flush, stages.apply)?;
     let network = HttpNetwork::new(
         config.peers.0.clone(),
         &security.transport,

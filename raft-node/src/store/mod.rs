@@ -1,5 +1,6 @@
-//! Persistence of one node in a single sled database: the Raft log ([`log`]) and the
-//! order state machine with its snapshots ([`state_machine`]).
+//! Persistence of one node in a single sled database (`<data dir>/db`): the Raft log
+//! ([`log`]) and the order state machine ([`state_machine`]), whose snapshot files lie
+//! beside it (`<data dir>/snapshots`).
 //!
 //! Both live in one `sled::Db` on purpose: sled recovers a prefix of its single write-ahead
 //! log, so flushing the database for a log append also makes every earlier state-machine
@@ -32,26 +33,27 @@ pub(crate) fn open_db(dir: &Path) -> anyhow::Result<sled::Db> {
         .map_err(|e| anyhow::anyhow!("cannot open sled at {}: {e}", dir.display()))
 }
 
-/// Opens both stores on one database, timing nothing (tests).
+/// Opens both stores on the database `open_db(dir)` opened, timing nothing (tests).
 #[cfg(test)]
-pub(crate) fn open(db: &sled::Db) -> anyhow::Result<(LogStore, StateMachineStore)> {
+pub(crate) fn open(db: &sled::Db, dir: &Path) -> anyhow::Result<(LogStore, StateMachineStore)> {
     let untimed = || {
         prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("untimed", "untimed"))
             .expect("valid histogram")
     };
-    open_timed(db, untimed(), untimed())
+    open_timed(db, dir, untimed(), untimed())
 }
 
-/// Opens both stores on one database; `log_flush` times the flush of every append,
-/// `apply` every applied run of entries.
+/// Opens both stores on the database `open_db(dir)` opened; `log_flush` times the flush
+/// of every append, `apply` every applied run of entries.
 pub(crate) fn open_timed(
     db: &sled::Db,
+    dir: &Path,
     log_flush: Histogram,
     apply: Histogram,
 ) -> anyhow::Result<(LogStore, StateMachineStore)> {
     Ok((
         LogStore::open(db, log_flush)?,
-        StateMachineStore::open(db, apply)?,
+        StateMachineStore::open(db, &dir.join("snapshots"), apply)?,
     ))
 }
 

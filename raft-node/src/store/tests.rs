@@ -15,7 +15,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
     ) -> Result<(tempfile::TempDir, LogStore, StateMachineStore), StorageError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = open_db(dir.path()).expect("open db");
-        let (log, sm) = open(&db).expect("open stores");
+        let (log, sm) = open(&db, dir.path()).expect("open stores");
         Ok((dir, log, sm))
     }
 }
@@ -54,7 +54,7 @@ fn tombstone(index: u64, request_id: &str) -> Entry {
 async fn numbers_are_dense_and_request_ids_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let db = open_db(dir.path()).unwrap();
-    let (_, mut sm) = open(&db).unwrap();
+    let (_, mut sm) = open(&db, dir.path()).unwrap();
     let results = sm
         .apply(vec![
             order(1, "a", "Tux", 1),
@@ -108,7 +108,7 @@ async fn numbers_are_dense_and_request_ids_idempotent() {
 async fn a_batch_applies_its_commands_in_order_with_one_result_each() {
     let dir = tempfile::tempdir().unwrap();
     let db = open_db(dir.path()).unwrap();
-    let (_, mut sm) = open(&db).unwrap();
+    let (_, mut sm) = open(&db, dir.path()).unwrap();
     let create = |request_id: &str, quantity| Command::CreateOrder {
         request_id: request_id.into(),
         name: "Tux".into(),
@@ -166,7 +166,7 @@ async fn log_vote_and_state_survive_a_reopen() {
     let digest_before;
     {
         let db = open_db(dir.path()).unwrap();
-        let (mut log, mut sm) = open(&db).unwrap();
+        let (mut log, mut sm) = open(&db, dir.path()).unwrap();
         log.save_vote(&Vote::new(3, 2)).await.unwrap();
         let entries = vec![order(1, "a", "Tux", 1), order(2, "b", "Uno", 4)];
         // Append through openraft's helper, which waits for the flush callback.
@@ -179,7 +179,7 @@ async fn log_vote_and_state_survive_a_reopen() {
         builder.build_snapshot().await.unwrap();
     }
     let db = open_db(dir.path()).unwrap();
-    let (mut log, mut sm) = open(&db).unwrap();
+    let (mut log, mut sm) = open(&db, dir.path()).unwrap();
     assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(3, 2)));
     let entries = log.try_get_log_entries(1..3).await.unwrap();
     assert_eq!(entries.len(), 2);
@@ -190,7 +190,7 @@ async fn log_vote_and_state_survive_a_reopen() {
     // A snapshot installed into a fresh store reproduces the state.
     let other = tempfile::tempdir().unwrap();
     let other_db = open_db(other.path()).unwrap();
-    let (_, mut fresh) = open(&other_db).unwrap();
+    let (_, mut fresh) = open(&other_db, other.path()).unwrap();
     fresh
         .install_snapshot(&snapshot.meta, snapshot.snapshot)
         .await
@@ -210,7 +210,7 @@ async fn a_log_tail_with_a_gap_is_cut_back_to_the_gap_at_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let db = open_db(dir.path()).unwrap();
-        let (mut log, _) = open(&db).unwrap();
+        let (mut log, _) = open(&db, dir.path()).unwrap();
         let entries = (1..=4).map(|i| order(i, &format!("r{i}"), "Tux", 1));
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries)
             .await
@@ -225,7 +225,7 @@ async fn a_log_tail_with_a_gap_is_cut_back_to_the_gap_at_open() {
         db.flush().unwrap();
     }
     let db = open_db(dir.path()).unwrap();
-    let (mut log, _) = open(&db).unwrap();
+    let (mut log, _) = open(&db, dir.path()).unwrap();
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_log_id, Some(log_id(1, 4)));
     let entries = log.try_get_log_entries(1..20).await.unwrap();
@@ -249,7 +249,7 @@ async fn re_applying_a_batch_after_a_crash_in_its_middle_gives_the_same_orders()
     async fn two_applied() -> (tempfile::TempDir, sled::Db, StateMachineStore) {
         let dir = tempfile::tempdir().unwrap();
         let db = open_db(dir.path()).unwrap();
-        let (_, mut sm) = open(&db).unwrap();
+        let (_, mut sm) = open(&db, dir.path()).unwrap();
         sm.apply(vec![order(1, "a", "Tux", 1), order(2, "b", "Whale", 2)])
             .await
             .unwrap();

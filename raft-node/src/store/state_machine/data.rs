@@ -1,12 +1,14 @@
 //! The order state machine's data in sled: orders by number, request ids, the applied
 //! position; reads, and applying a batch of entries.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use openraft::EntryPayload;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::snapshot_file::SnapshotFiles;
 use crate::store::errors::{sm_read_err, sm_write_err};
 use crate::store::keys::{be_key, from_be_key};
 use crate::typ::{Command, CommandResult, Entry, LogId, StorageError, StoredMembership};
@@ -16,6 +18,7 @@ pub(super) const LAST_APPLIED: &[u8] = b"last_applied";
 pub(super) const MEMBERSHIP: &[u8] = b"membership";
 pub(super) const NEXT_NUMBER: &[u8] = b"next_number";
 pub(super) const SNAPSHOT: &[u8] = b"snapshot";
+pub(super) const CURRENT_SNAPSHOT: &[u8] = b"current";
 
 /// An order as the state machine keeps it (the wire [`Order`] plus its price).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -52,11 +55,16 @@ pub(crate) struct StateMachineStore {
     pub(super) orders: sled::Tree,
     pub(super) requests: sled::Tree,
     pub(super) meta: sled::Tree,
-    /// The current snapshot, alone under [`SNAPSHOT`]. Not in `meta`: sled rewrites a
-    /// tree's node whole now and then, and `meta`'s is rewritten after every applied
-    /// batch, so a snapshot kept there was written out again and again (tens of MB at a
-    /// million orders).
+    /// The record of the current snapshot (its metadata and file), alone under
+    /// [`CURRENT_SNAPSHOT`]; stores written before snapshot files keep the whole snapshot
+    /// under [`SNAPSHOT`] here or in `meta`, read until the next one is recorded.
     pub(super) snapshots: sled::Tree,
+    /// The snapshots' bytes.
+    pub(super) files: SnapshotFiles,
+    /// Held while a snapshot is recorded (built or installed) and old files removed, so
+    /// a build and an install that meet neither remove the other's file nor record an
+    /// older snapshot over a newer one.
+    pub(super) recording: Arc<Mutex<()>>,
     /// Held while applying or reading the whole state, so a snapshot or digest sees
     /// the state between two batches, never in the middle of one.
     pub(super) whole: Arc<Mutex<()>>,
@@ -79,19 +87,27 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
 }
 
 impl StateMachineStore {
+    /// Opens the state machine's trees in `db` and its snapshot files in `snapshot_dir`,
+    /// removing any file a crash left unrecorded.
     pub(crate) fn open(
         db: &sled::Db,
+        snapshot_dir: &Path,
         apply_seconds: prometheus::Histogram,
     ) -> anyhow::Result<Self> {
-        Ok(StateMachineStore {
+        let store = StateMachineStore {
             db: db.clone(),
             orders: db.open_tree("orders")?,
             requests: db.open_tree("requests")?,
             meta: db.open_tree("sm_meta")?,
             snapshots: db.open_tree("sm_snapshot")?,
+            files: SnapshotFiles::open(snapshot_dir.to_path_buf())?,
+            recording: Arc::new(Mutex::new(())),
             whole: Arc::new(Mutex::new(())),
             apply_seconds,
-        })
+        };
+        let current = store.snapshot_record()?.map(|r| r.file);
+        store.files.keep_only(current.as_deref())?;
+        Ok(store)
     }
 
     /// Runs `work` on tokio's blocking pool. Whole-state scans (snapshots, the digest)
@@ -264,12 +280,6 @@ impl StateMachineStore {
             write(LAST_APPLIED, encode(&Some(last.log_id)))?;
         }
         Ok(results)
-    }
-
-    pub(super) async fn flush(&self) -> Result<(), StorageError> {
-        crate::store::disk::flush(&self.db)
-            .await
-            .map_err(sm_write_err)
     }
 }
 

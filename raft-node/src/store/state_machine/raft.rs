@@ -87,16 +87,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let (meta, data) = (meta.clone(), snapshot.into_inner());
-        self.off_runtime(move |sm| sm.restore(&meta, &data)).await?;
-        self.flush().await
+        self.off_runtime(move |sm| sm.restore(&meta, &data)).await
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        // Off the runtime: at a million orders the stored snapshot is over 100 MB to decode.
-        let stored = self.off_runtime(|sm| sm.stored_snapshot()).await?;
-        Ok(stored.map(|stored| Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
+        // Off the runtime: at a million orders the snapshot file is over 100 MB to read.
+        let current = self.off_runtime(|sm| sm.current_snapshot()).await?;
+        Ok(current.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
         }))
     }
 }

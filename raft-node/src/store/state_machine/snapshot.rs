@@ -1,6 +1,6 @@
 //! Snapshots of the order state machine: capturing the whole state between two applied
-//! batches, keeping the current snapshot durably in sled, and replacing the state with a
-//! received snapshot in one transaction.
+//! batches, keeping the current snapshot durably (its bytes in a file, which one in sled),
+//! and replacing the state with a received snapshot in one transaction.
 
 use std::io::Cursor;
 
@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{TransactionError, Transactional};
 
 use super::data::{
-    decode, encode, RequestState, StateMachineStore, StoredOrder, LAST_APPLIED, MEMBERSHIP,
-    NEXT_NUMBER, SNAPSHOT,
+    decode, encode, RequestState, StateMachineStore, StoredOrder, CURRENT_SNAPSHOT, LAST_APPLIED,
+    MEMBERSHIP, NEXT_NUMBER, SNAPSHOT,
 };
+use super::snapshot_file::SnapshotFiles;
 use crate::store::errors::{sm_read_err, snapshot_err};
 use crate::store::keys::be_key;
 use crate::typ::{LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -24,11 +25,18 @@ pub(super) struct SnapshotBody {
     next_number: u64,
 }
 
-/// The snapshot kept durably: its metadata and bytes.
+/// A snapshot as stores written before snapshot files kept it, whole, in sled.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct StoredSnapshot {
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+/// Which snapshot is current: its metadata and the file holding its bytes.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct SnapshotRecord {
     pub(super) meta: SnapshotMeta,
-    pub(super) data: Vec<u8>,
+    pub(super) file: String,
 }
 
 impl StateMachineStore {
@@ -75,9 +83,17 @@ impl StateMachineStore {
         Ok((encode(&body), last_applied, membership))
     }
 
-    /// Replaces the whole state with a snapshot's, atomically.
+    /// Replaces the whole state with a snapshot's, atomically, and makes it the current
+    /// snapshot; durable on return.
     pub(super) fn restore(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
         let body: SnapshotBody = bincode::deserialize(data).map_err(|e| snapshot_err(*e))?;
+        let _recording = self.recording.lock().unwrap_or_else(|e| e.into_inner());
+        let file = SnapshotFiles::name_for(&meta.snapshot_id);
+        self.files.write(&file, data).map_err(snapshot_err)?;
+        let record = encode(&SnapshotRecord {
+            meta: meta.clone(),
+            file: file.clone(),
+        });
         let _whole = self.lock();
         // Collected outside the transaction: iterating inside one deadlocks sled.
         let old_orders = collect_keys(&self.orders)?;
@@ -100,24 +116,62 @@ impl StateMachineStore {
                 sm_meta.insert(NEXT_NUMBER, &be_key(body.next_number))?;
                 sm_meta.insert(LAST_APPLIED, encode(&meta.last_log_id))?;
                 sm_meta.insert(MEMBERSHIP, encode(&meta.last_membership))?;
-                let stored = StoredSnapshot {
-                    meta: meta.clone(),
-                    data: data.to_vec(),
-                };
-                snapshots.insert(SNAPSHOT, encode(&stored))?;
+                snapshots.insert(CURRENT_SNAPSHOT, record.clone())?;
+                snapshots.remove(SNAPSHOT)?;
                 sm_meta.remove(SNAPSHOT)?;
                 Ok(())
             });
-        outcome.map_err(|e| snapshot_err(std::io::Error::other(format!("{e:?}"))))
+        outcome.map_err(|e| snapshot_err(std::io::Error::other(format!("{e:?}"))))?;
+        self.db.flush().map_err(snapshot_err)?;
+        self.files.keep_only(Some(&file)).map_err(snapshot_err)
     }
 
-    /// The current snapshot; a store written before snapshots had their own tree keeps it
-    /// in `meta`.
-    pub(super) fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        match self.snapshots.get(SNAPSHOT).map_err(sm_read_err)? {
-            Some(bytes) => decode(&bytes).map(Some),
-            None => self.meta_get(SNAPSHOT),
+    /// Keeps a built snapshot as the current one, unless one at least as recent was
+    /// installed meanwhile; durable on return.
+    fn record(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
+        let _recording = self.recording.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.snapshot_record()?.map(|r| r.meta.last_log_id);
+        if current.is_some_and(|c| c >= meta.last_log_id) {
+            return Ok(());
         }
+        let file = SnapshotFiles::name_for(&meta.snapshot_id);
+        self.files.write(&file, data).map_err(snapshot_err)?;
+        let record = SnapshotRecord {
+            meta: meta.clone(),
+            file: file.clone(),
+        };
+        self.snapshots
+            .insert(CURRENT_SNAPSHOT, encode(&record))
+            .map_err(snapshot_err)?;
+        self.snapshots.remove(SNAPSHOT).map_err(snapshot_err)?;
+        self.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
+        // The log is purged behind this snapshot next: it must be on disk first, and
+        // the old file is removed only once the new record is.
+        self.db.flush().map_err(snapshot_err)?;
+        self.files.keep_only(Some(&file)).map_err(snapshot_err)
+    }
+
+    /// Which snapshot is current, if one was recorded since snapshot files.
+    pub(super) fn snapshot_record(&self) -> Result<Option<SnapshotRecord>, StorageError> {
+        match self.snapshots.get(CURRENT_SNAPSHOT).map_err(sm_read_err)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The current snapshot's metadata and bytes. A store written before snapshot files
+    /// keeps its last one whole in sled, in its own tree or (older still) in `meta`.
+    pub(super) fn current_snapshot(&self) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StorageError> {
+        if let Some(record) = self.snapshot_record()? {
+            let data = self.files.read(&record.file).map_err(snapshot_err)?;
+            return Ok(Some((record.meta, data)));
+        }
+        let legacy: Option<StoredSnapshot> =
+            match self.snapshots.get(SNAPSHOT).map_err(sm_read_err)? {
+                Some(bytes) => Some(decode(&bytes)?),
+                None => self.meta_get(SNAPSHOT)?,
+            };
+        Ok(legacy.map(|s| (s.meta, s.data)))
     }
 }
 
@@ -135,19 +189,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
                     last_membership: membership,
                     snapshot_id,
                 };
-                let stored = StoredSnapshot {
-                    meta: meta.clone(),
-                    data,
-                };
-                sm.snapshots
-                    .insert(SNAPSHOT, encode(&stored))
-                    .map_err(snapshot_err)?;
-                sm.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
-                Ok((meta, stored.data))
+                sm.record(&meta, &data)?;
+                Ok((meta, data))
             })
             .await?;
-        // The log is purged behind this snapshot next: it must be on disk first.
-        self.flush().await?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -181,7 +226,7 @@ mod tests {
     fn a_capture_holds_the_state_at_next_number_and_nothing_after() {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::store::open_db(dir.path()).unwrap();
-        let (_, sm) = crate::store::open(&db).unwrap();
+        let (_, sm) = crate::store::open(&db, dir.path()).unwrap();
         let order = |number: u64, request_id: &str| StoredOrder {
             number,
             name: "Tux".into(),
@@ -208,5 +253,62 @@ mod tests {
         assert_eq!(ids, vec!["a", "b", "d"]);
         // The digest reads the same state.
         assert_eq!(sm.digest().unwrap().orders, 2);
+    }
+
+    fn meta(index: u64, id: &str) -> SnapshotMeta {
+        SnapshotMeta {
+            last_log_id: Some(openraft::LogId::new(
+                openraft::CommittedLeaderId::new(1, 1),
+                index,
+            )),
+            last_membership: StoredMembership::default(),
+            snapshot_id: id.into(),
+        }
+    }
+
+    fn files_in(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("snapshots"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_snapshot_lives_in_one_file_that_outlasts_a_reopen_and_strays_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = SnapshotBody {
+            orders: Vec::new(),
+            requests: Vec::new(),
+            next_number: 0,
+        };
+        let data = encode(&empty);
+        {
+            let db = crate::store::open_db(dir.path()).unwrap();
+            let (_, sm) = crate::store::open(&db, dir.path()).unwrap();
+            // A store from before snapshot files: its snapshot whole in sled.
+            let legacy = StoredSnapshot {
+                meta: meta(3, "legacy"),
+                data: data.clone(),
+            };
+            sm.snapshots.insert(SNAPSHOT, encode(&legacy)).unwrap();
+            assert_eq!(sm.current_snapshot().unwrap().unwrap().0, meta(3, "legacy"));
+
+            sm.record(&meta(5, "five"), &data).unwrap();
+            assert_eq!(files_in(dir.path()), vec!["five.snap"]);
+            assert!(sm.snapshots.get(SNAPSHOT).unwrap().is_none());
+            // One built before an installed one that is newer is not recorded.
+            sm.restore(&meta(9, "nine"), &data).unwrap();
+            sm.record(&meta(7, "seven"), &data).unwrap();
+            assert_eq!(files_in(dir.path()), vec!["nine.snap"]);
+            // What a crash mid-write leaves.
+            std::fs::write(dir.path().join("snapshots/ten.snap.tmp"), b"cut").unwrap();
+        }
+        let db = crate::store::open_db(dir.path()).unwrap();
+        let (_, sm) = crate::store::open(&db, dir.path()).unwrap();
+        assert_eq!(files_in(dir.path()), vec!["nine.snap"]);
+        let (current, bytes) = sm.current_snapshot().unwrap().unwrap();
+        assert_eq!((current, bytes), (meta(9, "nine"), data));
     }
 }
