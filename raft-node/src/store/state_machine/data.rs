@@ -293,48 +293,88 @@ struct Applying<'a> {
     next: u64,
 }
 
+/// The fields of a [`Command::CreateOrder`].
+struct Create<'c> {
+    request_id: &'c str,
+    name: &'c str,
+    quantity: u64,
+    price: f64,
+}
+
+impl Create<'_> {
+    fn order(&self, number: u64) -> StoredOrder {
+        StoredOrder {
+            number,
+            name: self.name.to_string(),
+            quantity: self.quantity,
+            request_id: self.request_id.to_string(),
+            price: self.price,
+        }
+    }
+}
+
 impl Applying<'_> {
     fn command(&mut self, command: &Command) -> Result<CommandResult, StorageError> {
-        let request_id = match command {
-            Command::CreateOrder { request_id, .. } | Command::Tombstone { request_id } => {
-                request_id
-            }
+        match command {
             Command::Batch(commands) => {
                 let results = commands
                     .iter()
                     .map(|command| self.command(command))
                     .collect::<Result<Vec<_>, _>>()?;
-                return Ok(CommandResult::Batch(results));
+                Ok(CommandResult::Batch(results))
             }
-        };
-        let known: Option<RequestState> = match self.requests.get(request_id.as_bytes()) {
-            Ok(Some(bytes)) => Some(decode(&bytes)?),
-            Ok(None) => None,
-            Err(e) => return Err(sm_read_err(e)),
-        };
-        Ok(match (command, known) {
-            (Command::CreateOrder { .. }, Some(RequestState::Ordered(number))) => {
-                self.known_order(command, number)?
+            Command::CreateOrder {
+                request_id,
+                name,
+                quantity,
+                price,
+            } => self.create(&Create {
+                request_id,
+                name,
+                quantity: *quantity,
+                price: *price,
+            }),
+            Command::Tombstone { request_id } => {
+                Ok(match self.claim(request_id, RequestState::Tombstone)? {
+                    None | Some(RequestState::Tombstone) => CommandResult::Tombstoned,
+                    Some(RequestState::Ordered(number)) => CommandResult::AlreadyOrdered { number },
+                })
             }
-            (Command::CreateOrder { .. }, Some(RequestState::Tombstone)) => CommandResult::Expired,
-            (Command::CreateOrder { .. }, None) => {
-                let number = self.next;
+        }
+    }
+
+    fn create(&mut self, create: &Create<'_>) -> Result<CommandResult, StorageError> {
+        let number = self.next;
+        match self.claim(create.request_id, RequestState::Ordered(number))? {
+            None => {
                 self.next += 1;
-                self.put_request(request_id, RequestState::Ordered(number))?;
-                self.put_order(command, number)?;
-                CommandResult::Created { number, new: true }
+                self.put_order(&create.order(number))?;
+                Ok(CommandResult::Created { number, new: true })
             }
-            (Command::Tombstone { .. }, Some(RequestState::Ordered(number))) => {
-                CommandResult::AlreadyOrdered { number }
-            }
-            (Command::Tombstone { .. }, Some(RequestState::Tombstone)) => CommandResult::Tombstoned,
-            (Command::Tombstone { .. }, None) => {
-                self.put_request(request_id, RequestState::Tombstone)?;
-                CommandResult::Tombstoned
-            }
-            // Answered above; a batch has no request id of its own.
-            (Command::Batch(_), _) => unreachable!("a batch has no request id"),
-        })
+            Some(RequestState::Ordered(number)) => self.known_order(create, number),
+            Some(RequestState::Tombstone) => Ok(CommandResult::Expired),
+        }
+    }
+
+    /// Records `state` for `request_id` unless the id already has a state, which is
+    /// returned instead.
+    fn claim(
+        &self,
+        request_id: &str,
+        state: RequestState,
+    ) -> Result<Option<RequestState>, StorageError> {
+        let swapped = self
+            .requests
+            .compare_and_swap(
+                request_id.as_bytes(),
+                None as Option<&[u8]>,
+                Some(encode(&state)),
+            )
+            .map_err(sm_write_err)?;
+        match swapped {
+            Ok(()) => Ok(None),
+            Err(conflict) => conflict.current.map(|bytes| decode(&bytes)).transpose(),
+        }
     }
 
     /// A create for a request id that already has order `number`: the same order again,
@@ -342,17 +382,14 @@ impl Applying<'_> {
     /// at or above the recorded next number) is written again.
     fn known_order(
         &mut self,
-        command: &Command,
+        create: &Create<'_>,
         number: u64,
     ) -> Result<CommandResult, StorageError> {
-        let Command::CreateOrder { name, quantity, .. } = command else {
-            unreachable!("only creates have orders");
-        };
         self.next = self.next.max(number + 1);
         let existing: StoredOrder = match self.orders.get(be_key(number)).map_err(sm_read_err)? {
             Some(bytes) => decode(&bytes)?,
             None if number >= self.recorded_next => {
-                self.put_order(command, number)?;
+                self.put_order(&create.order(number))?;
                 return Ok(CommandResult::Created { number, new: false });
             }
             None => {
@@ -362,7 +399,7 @@ impl Applying<'_> {
             }
         };
         Ok(
-            if existing.name == *name && existing.quantity == *quantity {
+            if existing.name == create.name && existing.quantity == create.quantity {
                 CommandResult::Created { number, new: false }
             } else {
                 CommandResult::Mismatch
@@ -370,32 +407,9 @@ impl Applying<'_> {
         )
     }
 
-    fn put_request(&self, request_id: &str, state: RequestState) -> Result<(), StorageError> {
-        self.requests
-            .insert(request_id.as_bytes(), encode(&state))
-            .map(|_| ())
-            .map_err(sm_write_err)
-    }
-
-    fn put_order(&self, command: &Command, number: u64) -> Result<(), StorageError> {
-        let Command::CreateOrder {
-            request_id,
-            name,
-            quantity,
-            price,
-        } = command
-        else {
-            unreachable!("only creates have orders");
-        };
-        let order = StoredOrder {
-            number,
-            name: name.clone(),
-            quantity: *quantity,
-            request_id: request_id.clone(),
-            price: *price,
-        };
+    fn put_order(&self, order: &StoredOrder) -> Result<(), StorageError> {
         self.orders
-            .insert(be_key(number), encode(&order))
+            .insert(be_key(order.number), encode(order))
             .map(|_| ())
             .map_err(sm_write_err)
     }
