@@ -19,6 +19,8 @@ pub(super) const MEMBERSHIP: &[u8] = b"membership";
 pub(super) const NEXT_NUMBER: &[u8] = b"next_number";
 pub(super) const SNAPSHOT: &[u8] = b"snapshot";
 pub(super) const CURRENT_SNAPSHOT: &[u8] = b"current";
+/// In `meta` while a received snapshot is being installed: which one.
+pub(super) const INSTALLING: &[u8] = b"installing";
 
 /// An order as the state machine keeps it (the wire [`Order`] plus its price).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -88,7 +90,8 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
 
 impl StateMachineStore {
     /// Opens the state machine's trees in `db` and its snapshot files in `snapshot_dir`,
-    /// removing any file a crash left unrecorded.
+    /// finishing an install a crash interrupted and removing any file a crash left
+    /// unrecorded.
     pub(crate) fn open(
         db: &sled::Db,
         snapshot_dir: &Path,
@@ -105,6 +108,7 @@ impl StateMachineStore {
             whole: Arc::new(Mutex::new(())),
             apply_seconds,
         };
+        store.finish_install()?;
         let current = store.snapshot_record()?.map(|r| r.file);
         store.files.keep_only(current.as_deref())?;
         Ok(store)

@@ -1,16 +1,15 @@
 //! Snapshots of the order state machine: capturing the whole state between two applied
 //! batches, keeping the current snapshot durably (its bytes in a file, which one in sled),
-//! and replacing the state with a received snapshot in one transaction.
+//! and replacing the state with a received snapshot.
 
 use std::io::Cursor;
 
 use openraft::RaftSnapshotBuilder;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{TransactionError, Transactional};
 
 use super::data::{
-    decode, encode, RequestState, StateMachineStore, StoredOrder, CURRENT_SNAPSHOT, LAST_APPLIED,
-    MEMBERSHIP, NEXT_NUMBER, SNAPSHOT,
+    decode, encode, RequestState, StateMachineStore, StoredOrder, CURRENT_SNAPSHOT, INSTALLING,
+    LAST_APPLIED, MEMBERSHIP, NEXT_NUMBER, SNAPSHOT,
 };
 use super::snapshot_file::SnapshotFiles;
 use crate::store::errors::{sm_read_err, snapshot_err};
@@ -83,47 +82,80 @@ impl StateMachineStore {
         Ok((encode(&body), last_applied, membership))
     }
 
-    /// Replaces the whole state with a snapshot's, atomically, and makes it the current
-    /// snapshot; durable on return.
+    /// Replaces the state with a snapshot's and makes it the current snapshot; durable on
+    /// return.
+    ///
+    /// Not one sled transaction: at a million orders that buffered millions of writes in
+    /// memory and held sled's process-wide write lock for the whole install. Instead the
+    /// snapshot's file is written first and named under [`INSTALLING`]; a crash before the
+    /// install ends leaves that mark, and [`StateMachineStore::open`] installs the file
+    /// again. The state only grows, and a snapshot covers more of the log than the state
+    /// it replaces, so the install adds what the snapshot holds over the state (reads
+    /// meanwhile never see an order go missing) and then removes what it does not hold.
     pub(super) fn restore(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
         let body: SnapshotBody = bincode::deserialize(data).map_err(|e| snapshot_err(*e))?;
         let _recording = self.recording.lock().unwrap_or_else(|e| e.into_inner());
         let file = SnapshotFiles::name_for(&meta.snapshot_id);
         self.files.write(&file, data).map_err(snapshot_err)?;
-        let record = encode(&SnapshotRecord {
+        let record = SnapshotRecord {
             meta: meta.clone(),
             file: file.clone(),
-        });
-        let _whole = self.lock();
-        // Collected outside the transaction: iterating inside one deadlocks sled.
-        let old_orders = collect_keys(&self.orders)?;
-        let old_requests = collect_keys(&self.requests)?;
-        let trees = (&self.orders, &self.requests, &self.meta, &self.snapshots);
-        let outcome: Result<(), TransactionError<()>> =
-            trees.transaction(|(orders, requests, sm_meta, snapshots)| {
-                for key in &old_orders {
-                    orders.remove(key.clone())?;
-                }
-                for key in &old_requests {
-                    requests.remove(key.clone())?;
-                }
-                for order in &body.orders {
-                    orders.insert(&be_key(order.number), encode(order))?;
-                }
-                for (id, state) in &body.requests {
-                    requests.insert(id.as_bytes(), encode(state))?;
-                }
-                sm_meta.insert(NEXT_NUMBER, &be_key(body.next_number))?;
-                sm_meta.insert(LAST_APPLIED, encode(&meta.last_log_id))?;
-                sm_meta.insert(MEMBERSHIP, encode(&meta.last_membership))?;
-                snapshots.insert(CURRENT_SNAPSHOT, record.clone())?;
-                snapshots.remove(SNAPSHOT)?;
-                sm_meta.remove(SNAPSHOT)?;
-                Ok(())
-            });
-        outcome.map_err(|e| snapshot_err(std::io::Error::other(format!("{e:?}"))))?;
+        };
+        self.meta
+            .insert(INSTALLING, encode(&record))
+            .map_err(snapshot_err)?;
+        self.db.flush().map_err(snapshot_err)?;
+        self.install(&record, &body)?;
         self.db.flush().map_err(snapshot_err)?;
         self.files.keep_only(Some(&file)).map_err(snapshot_err)
+    }
+
+    /// Finishes an install a crash interrupted, if there was one.
+    pub(super) fn finish_install(&self) -> Result<(), StorageError> {
+        let Some(record) = self.meta_get::<SnapshotRecord>(INSTALLING)? else {
+            return Ok(());
+        };
+        let data = self.files.read(&record.file).map_err(snapshot_err)?;
+        let body: SnapshotBody = bincode::deserialize(&data).map_err(|e| snapshot_err(*e))?;
+        self.install(&record, &body)?;
+        self.db.flush().map_err(snapshot_err)?;
+        Ok(())
+    }
+
+    /// Writes the snapshot's state over the current one; the mark goes last.
+    fn install(&self, record: &SnapshotRecord, body: &SnapshotBody) -> Result<(), StorageError> {
+        let write = |tree: &sled::Tree, key: &[u8], value: Vec<u8>| {
+            tree.insert(key, value).map(|_| ()).map_err(snapshot_err)
+        };
+        let _whole = self.lock();
+        for order in &body.orders {
+            write(&self.orders, &be_key(order.number), encode(order))?;
+        }
+        for (id, state) in &body.requests {
+            write(&self.requests, id.as_bytes(), encode(state))?;
+        }
+        // What the snapshot does not hold: orders from its next number on and their
+        // request ids. (None, for a state that is a prefix of the snapshot's history.)
+        for key in self.orders.range(be_key(body.next_number)..).keys() {
+            self.orders
+                .remove(key.map_err(sm_read_err)?)
+                .map_err(snapshot_err)?;
+        }
+        for item in self.requests.iter() {
+            let (key, value) = item.map_err(sm_read_err)?;
+            if matches!(decode(&value)?, RequestState::Ordered(n) if n >= body.next_number) {
+                self.requests.remove(key).map_err(snapshot_err)?;
+            }
+        }
+        let meta = &record.meta;
+        write(&self.meta, NEXT_NUMBER, be_key(body.next_number).to_vec())?;
+        write(&self.meta, LAST_APPLIED, encode(&meta.last_log_id))?;
+        write(&self.meta, MEMBERSHIP, encode(&meta.last_membership))?;
+        write(&self.snapshots, CURRENT_SNAPSHOT, encode(record))?;
+        self.snapshots.remove(SNAPSHOT).map_err(snapshot_err)?;
+        self.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
+        self.meta.remove(INSTALLING).map_err(snapshot_err)?;
+        Ok(())
     }
 
     /// Keeps a built snapshot as the current one, unless one at least as recent was
@@ -198,13 +230,6 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             snapshot: Box::new(Cursor::new(data)),
         })
     }
-}
-
-fn collect_keys(tree: &sled::Tree) -> Result<Vec<sled::IVec>, StorageError> {
-    tree.iter()
-        .keys()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sm_read_err)
 }
 
 fn now_ms() -> u128 {
@@ -310,5 +335,66 @@ mod tests {
         assert_eq!(files_in(dir.path()), vec!["nine.snap"]);
         let (current, bytes) = sm.current_snapshot().unwrap().unwrap();
         assert_eq!((current, bytes), (meta(9, "nine"), data));
+    }
+
+    fn create(index: u64, request_id: &str) -> crate::typ::Entry {
+        crate::typ::Entry {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: openraft::EntryPayload::Normal(crate::typ::Command::CreateOrder {
+                request_id: request_id.into(),
+                name: "Tux".into(),
+                quantity: 1,
+                price: 2.5,
+            }),
+        }
+    }
+
+    /// A store that applied `ids` as orders 0, 1, ...; and a snapshot of it.
+    fn applied(ids: &[&str]) -> (tempfile::TempDir, StateMachineStore, SnapshotMeta, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::open_db(dir.path()).unwrap();
+        let (_, sm) = crate::store::open(&db, dir.path()).unwrap();
+        let entries: Vec<_> = (1..).zip(ids).map(|(i, id)| create(i, id)).collect();
+        sm.apply_batch(&entries).unwrap();
+        let (data, last_applied, membership) = sm.capture().unwrap();
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id: "source".into(),
+        };
+        (dir, sm, meta, data)
+    }
+
+    #[test]
+    fn an_install_drops_what_the_snapshot_lacks_and_one_cut_by_a_crash_ends_at_open() {
+        let (_source_dir, source, meta, data) = applied(&["a", "b", "c"]);
+        let want = source.digest().unwrap();
+
+        // A node holding an order the snapshot lacks (a stray past its next number).
+        let (dir, sm, _, _) = applied(&["a", "b", "c", "x"]);
+        sm.restore(&meta, &data).unwrap();
+        assert_eq!(sm.digest().unwrap(), want);
+        assert!(sm.request("x").unwrap().is_none());
+        assert_eq!(sm.current_snapshot().unwrap().unwrap().0, meta);
+        drop(sm);
+
+        // A crash during an install: the file and its mark are on disk, the state is half
+        // written. Opening the store finishes the install.
+        let (crashed_dir, sm, _, _) = applied(&["a"]);
+        let record = SnapshotRecord {
+            meta: meta.clone(),
+            file: SnapshotFiles::name_for(&meta.snapshot_id),
+        };
+        sm.files.write(&record.file, &data).unwrap();
+        sm.meta.insert(INSTALLING, encode(&record)).unwrap();
+        sm.db.flush().unwrap();
+        let db = sm.db.clone();
+        drop(sm);
+        let (_, reopened) = crate::store::open(&db, crashed_dir.path()).unwrap();
+        assert_eq!(reopened.digest().unwrap(), want);
+        assert_eq!(reopened.last_applied().unwrap(), meta.last_log_id);
+        assert!(reopened.meta.get(INSTALLING).unwrap().is_none());
+        assert_eq!(reopened.current_snapshot().unwrap().unwrap(), (meta, data));
+        drop(dir);
     }
 }
