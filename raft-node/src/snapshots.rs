@@ -43,6 +43,10 @@ pub(crate) async fn run(raft: Raft, min_logs: u64, shutdown: CancellationToken) 
                 result = build_covering(&raft, applied, BUILD_WAIT) => {
                     if let Err(err) = result {
                         tracing::warn!("snapshot at {applied} not built: {err}");
+                        // Again after the next change; a stopped Raft ends the task there.
+                        if !next_change(&mut metrics, &shutdown).await {
+                            return;
+                        }
                     }
                 }
                 () = shutdown.cancelled() => return,
