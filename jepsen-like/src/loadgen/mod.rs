@@ -3,7 +3,9 @@
 //!
 //! The bench's etcd comparison drives the toystore gateway and etcd with this same code,
 //! so neither side gets a different client. Each task first sends one unmeasured request
-//! (which opens its connection); then all tasks start their windows together.
+//! (which opens its connection); then all tasks start their windows together. Over plain
+//! HTTP each task owns its connection ([`direct`]); over HTTPS the tasks share reqwest's
+//! pool.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +16,8 @@ use toystore_api::Transport;
 
 use crate::clients::CLIENT_TIMEOUT;
 use crate::stats::Summary;
+
+mod direct;
 
 /// Builds request number `seq` of connection `conn` on the shared client.
 pub(crate) type MakeRequest =
@@ -109,9 +113,20 @@ async fn run_tasks(
     let mut tasks = Vec::with_capacity(connections);
     for conn in 0..connections {
         let (client, make, barrier) = (client.clone(), make.clone(), barrier.clone());
+        let mut direct = direct::Direct::new(transport);
         tasks.push(tokio::spawn(async move {
+            let mut send = async |seq: u64| {
+                let request = make(&client, conn, seq);
+                match direct.as_mut() {
+                    Some(direct) => match request.build() {
+                        Ok(request) => direct.send(request).await,
+                        Err(err) => Outcome::Failed(format!("bad request: {err}")),
+                    },
+                    None => send(&client, request).await,
+                }
+            };
             // Warm-up: opens this task's connection outside the window.
-            let _ = send(&client, make(&client, conn, 0)).await;
+            let _ = send(0).await;
             barrier.wait().await;
             let began = Instant::now();
             let mut result = TaskResult {
@@ -125,7 +140,7 @@ async fn run_tasks(
             let mut seq = 1;
             while began.elapsed() < window {
                 let sent = Instant::now();
-                let outcome = send(&client, make(&client, conn, seq)).await;
+                let outcome = send(seq).await;
                 let ms = sent.elapsed().as_secs_f64() * 1000.0;
                 match outcome {
                     Outcome::Ok => result.latencies_ms.push(ms),
