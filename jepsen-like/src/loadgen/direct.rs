@@ -14,7 +14,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use reqwest::header::{HeaderValue, AUTHORIZATION, HOST};
 use toystore_api::Transport;
 
-use super::Outcome;
+use super::outcome::Outcome;
 use crate::clients::CLIENT_TIMEOUT;
 
 /// A task's connection, opened on first use and again whenever the server closed it.
@@ -44,7 +44,7 @@ impl Direct {
         Some(Direct { token, open: None })
     }
 
-    /// Sends `request` and reads its whole answer, as [`super::send`] does.
+    /// Sends `request` and reads its whole answer, as the pooled client's sends do.
     pub(super) async fn send(&mut self, request: reqwest::Request) -> Outcome {
         let path = request.url().path().to_string();
         match tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(request)).await {

@@ -18,6 +18,9 @@ use crate::clients::CLIENT_TIMEOUT;
 use crate::stats::Summary;
 
 mod direct;
+mod outcome;
+
+use outcome::Outcome;
 
 /// Builds request number `seq` of connection `conn` on the shared client.
 pub(crate) type MakeRequest =
@@ -50,17 +53,6 @@ struct TaskResult {
     first_failure: Option<String>,
     began: Instant,
     ended: Instant,
-}
-
-/// How one request ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    /// 2xx, whole body read.
-    Ok,
-    /// 503: the server refused it for load.
-    Shed,
-    /// Anything else, and what it was.
-    Failed(String),
 }
 
 /// A closed-loop run with the shed requests apart: `ok` as from [`closed_loop`], `shed`
