@@ -228,14 +228,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         write_meta(&self.meta, LAST_PURGED, &log_id).map_err(log_write_err)?;
         // Off the runtime: behind a snapshot of a large store lie many entries.
         let log = self.log.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), sled::Error> {
+        super::disk::blocking(move || -> Result<(), sled::Error> {
             for key in log.range(..=be_key(log_id.index)).keys() {
                 log.remove(key?)?;
             }
             Ok(())
         })
         .await
-        .map_err(|e| log_write_err(std::io::Error::other(e.to_string())))?
+        .map_err(log_write_err)?
         .map_err(log_write_err)?;
         self.flush().await.map_err(log_write_err)
     }

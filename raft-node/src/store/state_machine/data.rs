@@ -123,9 +123,9 @@ impl StateMachineStore {
         F: FnOnce(&StateMachineStore) -> Result<T, StorageError> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || work(&store))
+        crate::store::disk::blocking(move || work(&store))
             .await
-            .map_err(|e| sm_read_err(std::io::Error::other(format!("blocking task failed: {e}"))))?
+            .map_err(sm_read_err)?
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
