@@ -63,9 +63,10 @@ pub(crate) struct ShedSummary {
     pub(crate) shed: Summary,
 }
 
-/// Runs `connections` closed-loop tasks for `window` each, on a fresh client of
-/// `transport` with a pool of `connections`. A request counts as a success when it answers 2xx and its body is
-/// read; latencies are of successes, throughput is successes per second of the window.
+/// Runs `connections` closed-loop tasks for `window` each, each on its own connection
+/// to `transport`'s targets. A request counts as a success when it answers 2xx and its
+/// body is read; latencies are of successes, throughput is successes per second of the
+/// window.
 pub(crate) async fn closed_loop(
     connections: usize,
     window: Duration,
@@ -107,7 +108,7 @@ async fn run_tasks(
         let (client, make, barrier) = (client.clone(), make.clone(), barrier.clone());
         let mut direct = direct::Direct::new(transport);
         tasks.push(tokio::spawn(async move {
-            let mut send = async |seq: u64| {
+            let mut exchange = async |seq: u64| {
                 let request = make(&client, conn, seq);
                 match direct.as_mut() {
                     Some(direct) => match request.build() {
@@ -118,7 +119,7 @@ async fn run_tasks(
                 }
             };
             // Warm-up: opens this task's connection outside the window.
-            let _ = send(0).await;
+            let _ = exchange(0).await;
             barrier.wait().await;
             let began = Instant::now();
             let mut result = TaskResult {
@@ -132,7 +133,7 @@ async fn run_tasks(
             let mut seq = 1;
             while began.elapsed() < window {
                 let sent = Instant::now();
-                let outcome = send(seq).await;
+                let outcome = exchange(seq).await;
                 let ms = sent.elapsed().as_secs_f64() * 1000.0;
                 match outcome {
                     Outcome::Ok => result.latencies_ms.push(ms),
