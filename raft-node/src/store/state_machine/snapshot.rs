@@ -95,19 +95,13 @@ impl StateMachineStore {
     pub(super) fn restore(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
         let body: SnapshotBody = bincode::deserialize(data).map_err(|e| snapshot_err(*e))?;
         let _recording = self.recording.lock().unwrap_or_else(|e| e.into_inner());
-        let file = SnapshotFiles::name_for(&meta.snapshot_id);
-        self.files.write(&file, data).map_err(snapshot_err)?;
-        let record = SnapshotRecord {
-            meta: meta.clone(),
-            file: file.clone(),
-        };
+        let record = self.write_file(meta, data)?;
         self.meta
             .insert(INSTALLING, encode(&record))
             .map_err(snapshot_err)?;
         self.db.flush().map_err(snapshot_err)?;
         self.install(&record, &body)?;
-        self.db.flush().map_err(snapshot_err)?;
-        self.files.keep_only(Some(&file)).map_err(snapshot_err)
+        self.settle(&record)
     }
 
     /// Finishes an install a crash interrupted, if there was one.
@@ -151,9 +145,7 @@ impl StateMachineStore {
         write(&self.meta, NEXT_NUMBER, be_key(body.next_number).to_vec())?;
         write(&self.meta, LAST_APPLIED, encode(&meta.last_log_id))?;
         write(&self.meta, MEMBERSHIP, encode(&meta.last_membership))?;
-        write(&self.snapshots, CURRENT_SNAPSHOT, encode(record))?;
-        self.snapshots.remove(SNAPSHOT).map_err(snapshot_err)?;
-        self.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
+        self.set_current(record)?;
         self.meta.remove(INSTALLING).map_err(snapshot_err)?;
         Ok(())
     }
@@ -166,21 +158,39 @@ impl StateMachineStore {
         if current.is_some_and(|c| c >= meta.last_log_id) {
             return Ok(());
         }
+        let record = self.write_file(meta, data)?;
+        self.set_current(&record)?;
+        // The log is purged behind this snapshot next: it must be on disk first.
+        self.settle(&record)
+    }
+
+    /// Writes a snapshot's bytes to a file of its own; returns the record naming it.
+    fn write_file(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<SnapshotRecord, StorageError> {
         let file = SnapshotFiles::name_for(&meta.snapshot_id);
         self.files.write(&file, data).map_err(snapshot_err)?;
-        let record = SnapshotRecord {
+        Ok(SnapshotRecord {
             meta: meta.clone(),
-            file: file.clone(),
-        };
+            file,
+        })
+    }
+
+    /// Names `record` the current snapshot, dropping one an older store kept whole in sled.
+    fn set_current(&self, record: &SnapshotRecord) -> Result<(), StorageError> {
         self.snapshots
-            .insert(CURRENT_SNAPSHOT, encode(&record))
+            .insert(CURRENT_SNAPSHOT, encode(record))
             .map_err(snapshot_err)?;
         self.snapshots.remove(SNAPSHOT).map_err(snapshot_err)?;
         self.meta.remove(SNAPSHOT).map_err(snapshot_err)?;
-        // The log is purged behind this snapshot next: it must be on disk first, and
-        // the old file is removed only once the new record is.
+        Ok(())
+    }
+
+    /// Makes everything written durable, then removes every snapshot file but `record`'s
+    /// (only once the record naming the new one is on disk).
+    fn settle(&self, record: &SnapshotRecord) -> Result<(), StorageError> {
         self.db.flush().map_err(snapshot_err)?;
-        self.files.keep_only(Some(&file)).map_err(snapshot_err)
+        self.files
+            .keep_only(Some(&record.file))
+            .map_err(snapshot_err)
     }
 
     /// Which snapshot is current, if one was recorded since snapshot files.
