@@ -96,11 +96,8 @@ impl Direct {
         let body = response.into_body().collect().await?.to_bytes();
         Ok(if status.is_success() {
             Outcome::Ok
-        } else if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-            Outcome::Shed
         } else {
-            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-            Outcome::Failed(format!("{}: {status} {text}", url.path()))
+            Outcome::refused(url.path(), status, &body)
         })
     }
 

@@ -187,12 +187,7 @@ async fn send(client: &reqwest::Client, request: reqwest::RequestBuilder) -> Out
             let path = response.url().path().to_string();
             // Read it whole, so the connection goes back to the pool.
             let body = response.bytes().await.unwrap_or_default();
-            if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-                Outcome::Shed
-            } else {
-                let body = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-                Outcome::Failed(format!("{path}: {status} {body}"))
-            }
+            Outcome::refused(&path, status, &body)
         }
         Err(err) => Outcome::Failed(format!("{}: {}", error_path(&err), with_causes(&err))),
     }

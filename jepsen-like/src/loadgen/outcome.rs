@@ -10,3 +10,15 @@ pub(super) enum Outcome {
     /// Anything else, and what it was.
     Failed(String),
 }
+
+impl Outcome {
+    /// A request answered with a status other than 2xx, and the body that came with it.
+    pub(super) fn refused(path: &str, status: reqwest::StatusCode, body: &[u8]) -> Outcome {
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            Outcome::Shed
+        } else {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+            Outcome::Failed(format!("{path}: {status} {text}"))
+        }
+    }
+}
