@@ -58,7 +58,8 @@ pub struct Config {
     pub election_timeout_max_ms: u64,
 
     /// Build a snapshot (and purge the log behind it) once this many entries followed the
-    /// last one, or half as many as it covers if that is more.
+    /// last one, or half as many as it covers if that is more; each node shifted by a
+    /// fraction of that from its id, so the nodes do not build at once.
     #[arg(long, env = "NODE_SNAPSHOT_LOGS", default_value_t = 5000)]
     pub snapshot_logs: u64,
 

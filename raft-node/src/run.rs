@@ -146,6 +146,7 @@ fn spawn_background(
     tokio::spawn(crate::reconcile::run(app.clone(), shutdown.clone()));
     tokio::spawn(crate::snapshots::run(
         app.raft.clone(),
+        app.id,
         app.config.snapshot_logs,
         shutdown.clone(),
     ));
