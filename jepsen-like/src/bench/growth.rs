@@ -1,12 +1,14 @@
 //! How cost grows with the data. The bench fills its cluster with orders up to each size
 //! (10k, 100k and 1M; quick: 500 and 1,500) and at each measures: buys/s at 64
-//! connections; every node's memory (VmRSS) and store on disk; how long the leader takes to
+//! connections and the CPU each service spent per buy; every node's memory (VmRSS) and
+//! store on disk; how long the leader takes to
 //! build a snapshot and purge its log (`POST /cluster/snapshot`); how long a follower that
 //! was SIGKILLed takes, from its restart, to hold everything the leader had applied; and how
 //! long a fresh node takes to do the same (it starts empty and, the log behind the
-//! snapshot being purged, installs the snapshot, then replays what followed). Writes
-//! `growth.md` and `growth.png`.
+//! snapshot being purged, installs the snapshot, then replays what followed); last, buys
+//! again, as the store serves right after all that. Writes `growth.md` and `growth.png`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ use toystore_api::node::NodeClient;
 use toystore_api::{Http, Transport};
 
 use super::context::BenchContext;
+use super::cpu::CpuTimes;
 use super::etcd::{rss_kib, Targets, Workload};
 use crate::chart::{write_grid, LineChart, Series};
 use crate::clients::progress;
@@ -57,7 +60,14 @@ impl Plan {
 struct Row {
     /// Orders held when the store was measured (the buys after add more).
     orders: u64,
+    /// Buys as filled, before the snapshot, restart and catch-up below.
     buys: Summary,
+    /// CPU µs per buy of each process (`catalog`, `node-N`, `gateway`) during `buys`.
+    cpu_us: BTreeMap<String, f64>,
+    /// Which node led during `buys`.
+    leader: u64,
+    /// Buys right after the snapshot, the restart and the fresh node's catch-up.
+    buys_after: Summary,
     /// The largest of the nodes'.
     rss_mib: f64,
     disk_mib: f64,
@@ -197,6 +207,8 @@ impl Bench<'_> {
             .map(|id| dir_bytes(&self.cluster.node_dir(*id)) as f64 / (1024.0 * 1024.0))
             .fold(0.0, f64::max);
 
+        let (buys, cpu_us) = self.buys(plan).await?;
+
         let started = Instant::now();
         leader.snapshot().await.context("build a snapshot")?;
         let snapshot_s = started.elapsed().as_secs_f64();
@@ -214,6 +226,26 @@ impl Bench<'_> {
         let restart_s = started.elapsed().as_secs_f64();
 
         let catch_up_s = self.fresh_node_catch_up().await?;
+        let (buys_after, _) = self.buys(plan).await?;
+        self.orders = orders + (buys.ok + buys_after.ok) as u64;
+        Ok(Row {
+            orders,
+            buys,
+            cpu_us,
+            leader: leader_id,
+            buys_after,
+            rss_mib,
+            disk_mib,
+            snapshot_s,
+            restart_s,
+            catch_up_s,
+        })
+    }
+
+    /// Buys at [`CONNECTIONS`] for the plan's time, and the CPU µs per buy of each process.
+    async fn buys(&mut self, plan: &Plan) -> anyhow::Result<(Summary, BTreeMap<String, f64>)> {
+        let pids = self.cluster.pids();
+        let before = CpuTimes::read(&pids);
         let buys = closed_loop(
             CONNECTIONS,
             plan.measure,
@@ -221,16 +253,8 @@ impl Bench<'_> {
             self.targets.toystore(Workload::Write),
         )
         .await?;
-        self.orders = orders + buys.ok as u64;
-        Ok(Row {
-            orders,
-            buys,
-            rss_mib,
-            disk_mib,
-            snapshot_s,
-            restart_s,
-            catch_up_s,
-        })
+        let cpu_us = before.per_op_us(&CpuTimes::read(&pids), buys.ok);
+        Ok((buys, cpu_us))
     }
 
     /// Waits until node `id` answers and has applied `target`.
@@ -271,6 +295,28 @@ impl Bench<'_> {
     }
 }
 
+/// "catalog 110 · leader 140 · followers 65, 70 · gateway 60" (µs of CPU per buy).
+fn cpu_cell(cpu_us: &BTreeMap<String, f64>, leader: u64) -> String {
+    let leader_name = format!("node-{leader}");
+    let followers: Vec<String> = cpu_us
+        .iter()
+        .filter(|(name, _)| name.starts_with("node-") && **name != leader_name)
+        .map(|(_, us)| format!("{us:.0}"))
+        .collect();
+    let one = |name: &str| {
+        cpu_us
+            .get(name)
+            .map_or("-".to_string(), |us| format!("{us:.0}"))
+    };
+    format!(
+        "catalog {} · leader {} · followers {} · gateway {}",
+        one("catalog"),
+        one(&leader_name),
+        followers.join(", "),
+        one("gateway"),
+    )
+}
+
 /// Bytes of every file under `dir`.
 fn dir_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -292,6 +338,8 @@ fn write_report(out: &Path, rows: &[Row], plan: &Plan) -> anyhow::Result<()> {
         "buys/s (64 conn)",
         "p50 ms",
         "p99 ms",
+        "CPU µs per buy",
+        "buys/s after restart + catch-up",
         "node RSS MiB (max)",
         "node disk MiB (max)",
         "snapshot build s",
@@ -305,6 +353,8 @@ fn write_report(out: &Path, rows: &[Row], plan: &Plan) -> anyhow::Result<()> {
             format!("{:.0}", row.buys.throughput),
             md::ms(row.buys.p50_ms),
             md::ms(row.buys.p99_ms),
+            cpu_cell(&row.cpu_us, row.leader),
+            format!("{:.0}", row.buys_after.throughput),
             format!("{:.1}", row.rss_mib),
             format!("{:.1}", row.disk_mib),
             format!("{:.2}", row.snapshot_s),
@@ -329,15 +379,17 @@ fn write_report(out: &Path, rows: &[Row], plan: &Plan) -> anyhow::Result<()> {
     };
     let body = format!(
         "The bench fills its cluster with buys ({} connections, through the gateway) up to each \
-         size, then measures, with `orders` the count held: the largest node's VmRSS and store \
-         on disk; the leader's `POST /cluster/snapshot` (build and purge the log); a follower \
-         SIGKILLed and restarted, until it has applied what the leader had; a fresh, empty \
-         node added as a learner, until the same (it installs the snapshot and replays the \
-         rest), then taken out again; last, buys for {:.0} s at {CONNECTIONS} connections.\n\n\
+         size, then measures, with `orders` the count held: buys for {measure:.0} s at \
+         {CONNECTIONS} connections, and the CPU time each process spent per buy (catalog, \
+         leader, each follower, gateway); the largest node's VmRSS and store on disk; the \
+         leader's `POST /cluster/snapshot` (build and purge the log); a follower SIGKILLed and \
+         restarted, until it has applied what the leader had; a fresh, empty node added as a \
+         learner, until the same (it installs the snapshot and replays the rest), then taken \
+         out again; last, buys for {measure:.0} s again.\n\n\
          {}{verdict}\n\n![growth](growth.png)\n",
         plan.fill_connections,
-        plan.measure.as_secs_f64(),
         table.render(),
+        measure = plan.measure.as_secs_f64(),
     );
     md::write_markdown(out, "growth", "How cost grows with the data", &body)?;
     write_chart(out, rows)
@@ -364,7 +416,10 @@ fn write_chart(out: &Path, rows: &[Row]) -> anyhow::Result<()> {
             chart(
                 "Buys at 64 connections",
                 "buys per second",
-                vec![line("buys/s", 0, &|r| r.buys.throughput)],
+                vec![
+                    line("buys/s", 0, &|r| r.buys.throughput),
+                    line("after restart + catch-up", 6, &|r| r.buys_after.throughput),
+                ],
             ),
             chart(
                 "Memory and disk of the largest node",

@@ -19,6 +19,7 @@
 pub(crate) mod breakdown;
 pub(crate) mod cache;
 mod context;
+mod cpu;
 pub(crate) mod crash;
 pub(crate) mod etcd;
 pub(crate) mod growth;
@@ -100,6 +101,10 @@ pub struct BenchArgs {
     /// With `--gateway https://...`: the CA file that signed the gateway's certificate.
     #[arg(long, env = "BENCH_TLS_CA")]
     pub(crate) tls_ca: Option<PathBuf>,
+    /// Copy the started cluster's logs to `<out>/cluster-logs` also after a run that
+    /// succeeded (a failed run's are always kept).
+    #[arg(long, env = "BENCH_KEEP_LOGS")]
+    pub(crate) keep_logs: bool,
 }
 
 /// Runs the bench command: starts a cluster unless `--gateway` is given.
@@ -155,7 +160,7 @@ pub async fn run_command(args: BenchArgs) -> anyhow::Result<()> {
     };
     let result = run(args.experiment, &mut ctx).await;
     cluster.stop();
-    if result.is_err() {
+    if result.is_err() || args.keep_logs {
         // Keep the logs of a failed run where a person can read them.
         let logs = args.out.join("cluster-logs");
         let _ = std::fs::create_dir_all(&logs);
