@@ -24,6 +24,59 @@ pub(super) struct SnapshotBody {
     next_number: u64,
 }
 
+/// A [`SnapshotBody`] encoded straight from the stored bytes, as bincode would encode it
+/// (lengths as little-endian u64s): sled holds every order and request state already
+/// encoded, and decoding a million of each only to encode them again cost a fifth of a
+/// build at a million orders.
+struct RawBody {
+    bytes: Vec<u8>,
+    /// Where the open list's length goes, and how many items it has so far.
+    list: Option<(usize, u64)>,
+}
+
+impl RawBody {
+    fn with_capacity(bytes: usize) -> RawBody {
+        RawBody {
+            bytes: Vec::with_capacity(bytes),
+            list: None,
+        }
+    }
+
+    fn begin_list(&mut self) {
+        self.end_list();
+        self.list = Some((self.bytes.len(), 0));
+        self.bytes.extend_from_slice(&0u64.to_le_bytes());
+    }
+
+    fn end_list(&mut self) {
+        if let Some((at, count)) = self.list.take() {
+            self.bytes[at..at + 8].copy_from_slice(&count.to_le_bytes());
+        }
+    }
+
+    /// An item whose encoding is `encoded`.
+    fn item(&mut self, encoded: &[u8]) {
+        self.bytes.extend_from_slice(encoded);
+        if let Some((_, count)) = &mut self.list {
+            *count += 1;
+        }
+    }
+
+    /// A `(String, T)` item: `key` as a string, then `T` as `encoded`.
+    fn keyed_item(&mut self, key: &[u8], encoded: &[u8]) {
+        self.bytes
+            .extend_from_slice(&(key.len() as u64).to_le_bytes());
+        self.bytes.extend_from_slice(key);
+        self.item(encoded);
+    }
+
+    fn finish(mut self, next_number: u64) -> Vec<u8> {
+        self.end_list();
+        self.bytes.extend_from_slice(&next_number.to_le_bytes());
+        self.bytes
+    }
+}
+
 /// A snapshot as stores written before snapshot files kept it, whole, in sled.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredSnapshot {
@@ -61,25 +114,21 @@ impl StateMachineStore {
                 .unwrap_or_default();
             (self.last_applied()?, next_number, membership)
         };
-        let mut orders = Vec::new();
+        let mut out = RawBody::with_capacity(self.next_size_hint());
+        out.begin_list();
         for item in self.orders.range(..be_key(next_number)) {
-            orders.push(decode::<StoredOrder>(&item.map_err(sm_read_err)?.1)?);
+            out.item(&item.map_err(sm_read_err)?.1);
         }
-        let mut requests = Vec::new();
+        out.begin_list();
         for item in self.requests.iter() {
             let (key, value) = item.map_err(sm_read_err)?;
-            let state = decode::<RequestState>(&value)?;
-            if matches!(state, RequestState::Ordered(n) if n >= next_number) {
+            if matches!(decode::<RequestState>(&value)?, RequestState::Ordered(n) if n >= next_number)
+            {
                 continue;
             }
-            requests.push((String::from_utf8_lossy(&key).into_owned(), state));
+            out.keyed_item(&key, &value);
         }
-        let body = SnapshotBody {
-            orders,
-            requests,
-            next_number,
-        };
-        Ok((encode(&body), last_applied, membership))
+        Ok((out.finish(next_number), last_applied, membership))
     }
 
     /// Replaces the state with a snapshot's and makes it the current snapshot; durable on
@@ -193,6 +242,19 @@ impl StateMachineStore {
             .map_err(snapshot_err)
     }
 
+    /// A guess at the next snapshot's size: the current one's and an eighth (the state only
+    /// grows). Sized up front, the build's buffer is not grown by doubling, which at a
+    /// million orders touched twice its 100 MB of fresh memory and copied it on the way.
+    fn next_size_hint(&self) -> usize {
+        let current = self
+            .snapshot_record()
+            .ok()
+            .flatten()
+            .and_then(|record| self.files.size(&record.file).ok())
+            .unwrap_or(0) as usize;
+        current + current / 8
+    }
+
     /// Which snapshot is current, if one was recorded since snapshot files.
     pub(super) fn snapshot_record(&self) -> Result<Option<SnapshotRecord>, StorageError> {
         match self.snapshots.get(CURRENT_SNAPSHOT).map_err(sm_read_err)? {
@@ -280,6 +342,9 @@ mod tests {
 
         let (data, _, _) = sm.capture().unwrap();
         let body: SnapshotBody = bincode::deserialize(&data).unwrap();
+        // Byte for byte what encoding the body would give.
+        assert_eq!(data, encode(&body));
+        assert_eq!(body.orders, vec![order(0, "a"), order(1, "b")]);
         assert_eq!(body.next_number, 2);
         let numbers: Vec<u64> = body.orders.iter().map(|o| o.number).collect();
         assert_eq!(numbers, vec![0, 1]);

@@ -67,6 +67,11 @@ impl SnapshotFiles {
         fs::read(self.dir.join(name))
     }
 
+    /// The size of file `name` in bytes.
+    pub(super) fn size(&self, name: &str) -> io::Result<u64> {
+        Ok(fs::metadata(self.dir.join(name))?.len())
+    }
+
     /// Removes every file but `keep`.
     pub(super) fn keep_only(&self, keep: Option<&str>) -> io::Result<()> {
         for entry in fs::read_dir(&self.dir)? {
