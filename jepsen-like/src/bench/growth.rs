@@ -33,6 +33,8 @@ struct Plan {
     sizes: &'static [u64],
     fill_connections: usize,
     fill_window: Duration,
+    /// Each measurement of buys: this many windows of `measure`, the median reported.
+    windows: usize,
     measure: Duration,
 }
 
@@ -43,6 +45,7 @@ impl Plan {
                 sizes: &[500, 1_500],
                 fill_connections: 32,
                 fill_window: Duration::from_secs(1),
+                windows: 1,
                 measure: Duration::from_secs(1),
             }
         } else {
@@ -50,7 +53,8 @@ impl Plan {
                 sizes: &[10_000, 100_000, 1_000_000],
                 fill_connections: 256,
                 fill_window: Duration::from_secs(5),
-                measure: Duration::from_secs(5),
+                windows: 5,
+                measure: Duration::from_secs(4),
             }
         }
     }
@@ -60,8 +64,11 @@ impl Plan {
 struct Row {
     /// Orders held when the store was measured (the buys after add more).
     orders: u64,
-    /// Buys as filled, before the snapshot, restart and catch-up below.
+    /// Buys as filled, before the snapshot, restart and catch-up below: the window of
+    /// median throughput.
     buys: Summary,
+    /// The slowest window's buys/s.
+    slowest: f64,
     /// CPU µs per buy of each process (`catalog`, `node-N`, `gateway`) during `buys`.
     cpu_us: BTreeMap<String, f64>,
     /// Which node led during `buys`.
@@ -74,6 +81,18 @@ struct Row {
     snapshot_s: f64,
     restart_s: f64,
     catch_up_s: f64,
+}
+
+/// One measurement of buys.
+struct Buys {
+    /// The window of median throughput.
+    median: Summary,
+    /// The slowest window's buys/s.
+    slowest: f64,
+    /// CPU µs per buy of each process, over every window.
+    cpu_us: BTreeMap<String, f64>,
+    /// Buys that succeeded, in every window.
+    ok: usize,
 }
 
 /// How long a catch-up or an admin call may take before the bench gives up.
@@ -207,7 +226,7 @@ impl Bench<'_> {
             .map(|id| dir_bytes(&self.cluster.node_dir(*id)) as f64 / (1024.0 * 1024.0))
             .fold(0.0, f64::max);
 
-        let (buys, cpu_us) = self.buys(plan).await?;
+        let steady = self.buys(plan).await?;
 
         let started = Instant::now();
         leader.snapshot().await.context("build a snapshot")?;
@@ -226,14 +245,15 @@ impl Bench<'_> {
         let restart_s = started.elapsed().as_secs_f64();
 
         let catch_up_s = self.fresh_node_catch_up().await?;
-        let (buys_after, _) = self.buys(plan).await?;
-        self.orders = orders + (buys.ok + buys_after.ok) as u64;
+        let after = self.buys(plan).await?;
+        self.orders = orders + (steady.ok + after.ok) as u64;
         Ok(Row {
             orders,
-            buys,
-            cpu_us,
+            buys: steady.median,
+            slowest: steady.slowest,
+            cpu_us: steady.cpu_us,
             leader: leader_id,
-            buys_after,
+            buys_after: after.median,
             rss_mib,
             disk_mib,
             snapshot_s,
@@ -242,19 +262,33 @@ impl Bench<'_> {
         })
     }
 
-    /// Buys at [`CONNECTIONS`] for the plan's time, and the CPU µs per buy of each process.
-    async fn buys(&mut self, plan: &Plan) -> anyhow::Result<(Summary, BTreeMap<String, f64>)> {
+    /// Buys at [`CONNECTIONS`] in the plan's windows, and the CPU µs per buy of each
+    /// process over all of them.
+    async fn buys(&mut self, plan: &Plan) -> anyhow::Result<Buys> {
         let pids = self.cluster.pids();
         let before = CpuTimes::read(&pids);
-        let buys = closed_loop(
-            CONNECTIONS,
-            plan.measure,
-            &self.public,
-            self.targets.toystore(Workload::Write),
-        )
-        .await?;
-        let cpu_us = before.per_op_us(&CpuTimes::read(&pids), buys.ok);
-        Ok((buys, cpu_us))
+        let mut windows = Vec::with_capacity(plan.windows);
+        for _ in 0..plan.windows.max(1) {
+            let window = closed_loop(
+                CONNECTIONS,
+                plan.measure,
+                &self.public,
+                self.targets.toystore(Workload::Write),
+            )
+            .await?;
+            windows.push(window);
+        }
+        let ok = windows.iter().map(|w| w.ok).sum();
+        let cpu_us = before.per_op_us(&CpuTimes::read(&pids), ok);
+        windows.sort_by(|a, b| a.throughput.total_cmp(&b.throughput));
+        let slowest = windows[0].throughput;
+        let median = windows.swap_remove(windows.len() / 2);
+        Ok(Buys {
+            median,
+            slowest,
+            cpu_us,
+            ok,
+        })
     }
 
     /// Waits until node `id` answers and has applied `target`.
@@ -336,6 +370,7 @@ fn write_report(out: &Path, rows: &[Row], plan: &Plan) -> anyhow::Result<()> {
     let mut table = md::Table::new(&[
         "orders",
         "buys/s (64 conn)",
+        "slowest window",
         "p50 ms",
         "p99 ms",
         "CPU µs per buy",
@@ -351,6 +386,7 @@ fn write_report(out: &Path, rows: &[Row], plan: &Plan) -> anyhow::Result<()> {
         table.row(vec![
             row.orders.to_string(),
             format!("{:.0}", row.buys.throughput),
+            format!("{:.0}", row.slowest),
             md::ms(row.buys.p50_ms),
             md::ms(row.buys.p99_ms),
             cpu_cell(&row.cpu_us, row.leader),
@@ -379,17 +415,19 @@ fn write_report(out: &Path, rows: &[Row], plan: &Plan) -> anyhow::Result<()> {
     };
     let body = format!(
         "The bench fills its cluster with buys ({} connections, through the gateway) up to each \
-         size, then measures, with `orders` the count held: buys for {measure:.0} s at \
-         {CONNECTIONS} connections, and the CPU time each process spent per buy (catalog, \
+         size, then measures, with `orders` the count held: buys in {windows} windows of \
+         {measure:.0} s at {CONNECTIONS} connections (the window of median throughput, and \
+         the slowest's), and the CPU time each process spent per buy (catalog, \
          leader, each follower, gateway); the largest node's VmRSS and store on disk; the \
          leader's `POST /cluster/snapshot` (build and purge the log); a follower SIGKILLed and \
          restarted, until it has applied what the leader had; a fresh, empty node added as a \
          learner, until the same (it installs the snapshot and replays the rest), then taken \
-         out again; last, buys for {measure:.0} s again.\n\n\
+         out again; last, buys again (median window).\n\n\
          {}{verdict}\n\n![growth](growth.png)\n",
         plan.fill_connections,
         table.render(),
         measure = plan.measure.as_secs_f64(),
+        windows = plan.windows,
     );
     md::write_markdown(out, "growth", "How cost grows with the data", &body)?;
     write_chart(out, rows)
