@@ -128,6 +128,19 @@ impl StateMachineStore {
             .map_err(sm_read_err)?
     }
 
+    /// Like [`off_runtime`](Self::off_runtime), on a thread of lower priority
+    /// ([`crate::store::disk::background`]): for work no buy waits on.
+    pub(crate) async fn in_background<T, F>(&self, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&StateMachineStore) -> Result<T, StorageError> + Send + 'static,
+    {
+        let store = self.clone();
+        crate::store::disk::background("snapshot-build", move || work(&store))
+            .await
+            .map_err(sm_read_err)?
+    }
+
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.whole.lock().unwrap_or_else(|e| e.into_inner())
     }

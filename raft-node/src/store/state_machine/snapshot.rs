@@ -282,7 +282,7 @@ impl StateMachineStore {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let (meta, data) = self
-            .off_runtime(|sm| {
+            .in_background(|sm| {
                 let (data, last_applied, membership) = sm.capture()?;
                 let snapshot_id = match last_applied {
                     Some(l) => format!("{}-{}-{}", l.leader_id, l.index, now_ms()),
