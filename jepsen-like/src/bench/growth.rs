@@ -456,7 +456,7 @@ fn write_chart(out: &Path, rows: &[Row]) -> anyhow::Result<()> {
                 "buys per second",
                 vec![
                     line("buys/s", 0, &|r| r.buys.throughput),
-                    line("after restart + catch-up", 6, &|r| r.buys_after.throughput),
+                    line("after restart + catch-up", 3, &|r| r.buys_after.throughput),
                 ],
             ),
             chart(
