@@ -346,7 +346,11 @@ fn cpu_cell(cpu_us: &BTreeMap<String, f64>, leader: u64) -> String {
         "catalog {} · leader {} · followers {} · gateway {}",
         one("catalog"),
         one(&leader_name),
-        followers.join(", "),
+        if followers.is_empty() {
+            "-".to_string()
+        } else {
+            followers.join(", ")
+        },
         one("gateway"),
     )
 }
@@ -486,4 +490,32 @@ fn write_chart(out: &Path, rows: &[Row]) -> anyhow::Result<()> {
         ],
         2,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_cell_names_the_leader_and_lists_only_the_others_as_followers() {
+        let cpu: BTreeMap<String, f64> = [
+            ("catalog", 104.4),
+            ("gateway", 50.6),
+            ("node-1", 61.9),
+            ("node-2", 143.2),
+            ("node-3", 80.0),
+        ]
+        .into_iter()
+        .map(|(name, us)| (name.to_string(), us))
+        .collect();
+        assert_eq!(
+            cpu_cell(&cpu, 2),
+            "catalog 104 · leader 143 · followers 62, 80 · gateway 51"
+        );
+        // A process the bench could not read is a dash, not a zero.
+        assert_eq!(
+            cpu_cell(&BTreeMap::new(), 1),
+            "catalog - · leader - · followers - · gateway -"
+        );
+    }
 }
