@@ -48,13 +48,25 @@ where
 /// Linux a nice value belongs to one thread).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls about the calling thread only.
-    unsafe {
-        let thread = libc::gettid() as libc::id_t;
-        let now = libc::getpriority(libc::PRIO_PROCESS, thread);
-        let lower = (now + BACKGROUND_NICENESS).min(19);
-        libc::setpriority(libc::PRIO_PROCESS, thread, lower);
+    {
+        let lower = (thread_nice() + BACKGROUND_NICENESS).min(19);
+        // SAFETY: a plain system call about the calling thread only.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, this_thread(), lower) };
     }
+}
+
+/// The calling thread's id, as the priority calls take it.
+#[cfg(target_os = "linux")]
+fn this_thread() -> libc::id_t {
+    // SAFETY: gettid only reads the calling thread's id.
+    unsafe { libc::gettid() as libc::id_t }
+}
+
+/// The calling thread's nice value.
+#[cfg(target_os = "linux")]
+fn thread_nice() -> i32 {
+    // SAFETY: a plain system call reading the calling thread's priority.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, this_thread()) }
 }
 
 /// Flushes the whole database to disk. sled's own `flush_async` hangs under many
@@ -73,19 +85,11 @@ mod tests {
 
     #[tokio::test]
     async fn background_work_runs_at_a_lower_priority_and_a_panic_is_an_error() {
-        // SAFETY: reads this thread's own nice value.
-        let mine = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        let theirs = background("test-bg", || {
-            // SAFETY: as above, on the background thread.
-            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
-        })
-        .await
-        .unwrap();
+        let mine = thread_nice();
+        let theirs = background("test-bg", thread_nice).await.unwrap();
         assert_eq!(theirs, (mine + BACKGROUND_NICENESS).min(19));
         // Still the same here: only the background thread was lowered.
-        // SAFETY: as above.
-        let after = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        assert_eq!(after, mine);
+        assert_eq!(thread_nice(), mine);
         let failed = background("test-bg", || -> u8 { panic!("boom") }).await;
         assert!(failed.is_err());
     }
