@@ -19,17 +19,40 @@ impl CpuTimes {
         )
     }
 
-    /// Microseconds of CPU per operation of each process between `self` and `later`
-    /// (`ops` operations); processes missing from either are left out.
-    pub(crate) fn per_op_us(&self, later: &CpuTimes, ops: usize) -> BTreeMap<String, f64> {
+    /// CPU seconds each process used between `self` and `later`; processes missing from
+    /// either are left out.
+    pub(crate) fn until(&self, later: &CpuTimes) -> CpuTimes {
+        CpuTimes(
+            later
+                .0
+                .iter()
+                .filter_map(|(name, after)| {
+                    let before = self.0.get(name)?;
+                    Some((name.clone(), (after - before).max(0.0)))
+                })
+                .collect(),
+        )
+    }
+
+    /// Adds `other`'s seconds to this one's, process by process.
+    pub(crate) fn add(&mut self, other: &CpuTimes) {
+        for (name, seconds) in &other.0 {
+            *self.0.entry(name.clone()).or_default() += seconds;
+        }
+    }
+
+    /// The seconds of every process together.
+    pub(crate) fn total(&self) -> f64 {
+        self.0.values().sum()
+    }
+
+    /// Microseconds per operation of each process, for CPU times that are differences
+    /// (see [`until`](Self::until)) spent on `ops` operations.
+    pub(crate) fn per_op_us(&self, ops: usize) -> BTreeMap<String, f64> {
         let ops = ops.max(1) as f64;
-        later
-            .0
+        self.0
             .iter()
-            .filter_map(|(name, after)| {
-                let before = self.0.get(name)?;
-                Some((name.clone(), (after - before).max(0.0) * 1e6 / ops))
-            })
+            .map(|(name, seconds)| (name.clone(), seconds * 1e6 / ops))
             .collect()
     }
 }
@@ -84,12 +107,32 @@ mod tests {
             for _ in 0..100_000 {
                 spin = std::hint::black_box(spin.wrapping_add(1));
             }
-            let per_op = before.per_op_us(&CpuTimes::read(&me), 10);
+            let per_op = before.until(&CpuTimes::read(&me)).per_op_us(10);
             if per_op["me"] >= 2_000.0 || std::time::Instant::now() > deadline {
                 break per_op;
             }
         };
         assert!(per_op["me"] >= 2_000.0, "{per_op:?}");
         assert!(CpuTimes::read(&[("gone".into(), u32::MAX)]).0.is_empty());
+    }
+
+    #[test]
+    fn differences_add_up_process_by_process() {
+        let times = |pairs: &[(&str, f64)]| {
+            CpuTimes(pairs.iter().map(|(n, s)| (n.to_string(), *s)).collect())
+        };
+        let start = times(&[("a", 1.0), ("b", 2.0)]);
+        // "c" started after the first read: it has no difference to give.
+        let first = start.until(&times(&[("a", 1.5), ("b", 2.0), ("c", 9.0)]));
+        let mut sum = first.clone();
+        sum.add(&times(&[("a", 0.25), ("b", 1.0)]));
+        assert_eq!(sum.0, times(&[("a", 0.75), ("b", 1.0)]).0);
+        assert_eq!(sum.total(), 1.75);
+        assert_eq!(sum.per_op_us(1_000)["a"], 750.0);
+        // A counter read lower later (a pid reused) counts as nothing, never negative.
+        assert_eq!(
+            times(&[("a", 3.0)]).until(&times(&[("a", 1.0)])).total(),
+            0.0
+        );
     }
 }
