@@ -81,6 +81,41 @@ impl LogStore {
         Ok(())
     }
 
+    /// Closes a hole between the purge point and the first entry, if the state machine
+    /// covers it.
+    ///
+    /// A learner that installs a snapshot then appends the entries after it, and openraft
+    /// purges its log up to the snapshot later; killed in between, the node kept a log that
+    /// starts after the snapshot with no purge point below it, and openraft refused to start
+    /// ("try to get log at index 0"). The state machine has applied at least up to the entry
+    /// before the first (the snapshot did), so the purge point moves to what it applied and
+    /// the entries up to there go: what openraft itself does when the whole log is behind
+    /// the state machine. A hole the state machine does not cover is left for openraft to
+    /// report.
+    pub(crate) fn close_hole_before_first(&self, applied: Option<LogId>) -> anyhow::Result<()> {
+        let Some(first) = self.log.first()?.map(|(key, _)| from_be_key(&key)) else {
+            return Ok(());
+        };
+        let purged: Option<LogId> =
+            read_meta(&self.meta, LAST_PURGED).map_err(anyhow::Error::msg)?;
+        let expected = purged.map_or(0, |p| p.index + 1);
+        let Some(applied) = applied.filter(|a| first > expected && a.index + 1 >= first) else {
+            return Ok(());
+        };
+        tracing::warn!(
+            first,
+            purged = ?purged,
+            applied = %applied,
+            "the log starts after its purge point; the state machine covers the hole, so the log is purged up to what it applied"
+        );
+        write_meta(&self.meta, LAST_PURGED, &applied)?;
+        for key in self.log.range(..=be_key(applied.index)).keys() {
+            self.log.remove(key?)?;
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// The committed log id last reported by openraft (for `/cluster/status`).
     pub(crate) fn committed(&self) -> Option<LogId> {
         read_meta::<Option<LogId>>(&self.meta, COMMITTED)

@@ -51,10 +51,10 @@ pub(crate) fn open_timed(
     log_flush: Histogram,
     apply: Histogram,
 ) -> anyhow::Result<(LogStore, StateMachineStore)> {
-    Ok((
-        LogStore::open(db, log_flush)?,
-        StateMachineStore::open(db, &dir.join("snapshots"), apply)?,
-    ))
+    let log = LogStore::open(db, log_flush)?;
+    let state_machine = StateMachineStore::open(db, &dir.join("snapshots"), apply)?;
+    log.close_hole_before_first(state_machine.last_applied()?)?;
+    Ok((log, state_machine))
 }
 
 #[cfg(test)]

@@ -168,7 +168,12 @@ async fn log_vote_and_state_survive_a_reopen() {
         let db = open_db(dir.path()).unwrap();
         let (mut log, mut sm) = open(&db, dir.path()).unwrap();
         log.save_vote(&Vote::new(3, 2)).await.unwrap();
-        let entries = vec![order(1, "a", "Tux", 1), order(2, "b", "Uno", 4)];
+        // A log starts at index 0, as openraft's own initialisation writes it.
+        let blank = Entry {
+            log_id: log_id(1, 0),
+            payload: EntryPayload::Blank,
+        };
+        let entries = vec![blank, order(1, "a", "Tux", 1), order(2, "b", "Uno", 4)];
         // Append through openraft's helper, which waits for the flush callback.
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries.clone())
             .await
@@ -231,6 +236,55 @@ async fn a_log_tail_with_a_gap_is_cut_back_to_the_gap_at_open() {
     let entries = log.try_get_log_entries(1..20).await.unwrap();
     let indexes: Vec<u64> = entries.iter().map(|e| e.log_id.index).collect();
     assert_eq!(indexes, vec![1, 2, 3, 4]);
+}
+
+/// A learner killed after it installed a snapshot and appended the entries after it, but
+/// before openraft purged its log up to the snapshot: the log starts after the snapshot with
+/// no purge point. At open the purge point moves to what the state machine applied, and
+/// openraft's own start-up accepts the store; a hole the state machine does not cover is
+/// left alone.
+#[tokio::test]
+async fn a_hole_under_the_log_that_the_state_machine_covers_is_purged_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open_db(dir.path()).unwrap();
+        let (mut log, mut sm) = open(&db, dir.path()).unwrap();
+        // The state a snapshot up to index 3 leaves, then entries 4 to 6 appended.
+        sm.apply((1..=3).map(|i| order(i, &format!("r{i}"), "Tux", 1)))
+            .await
+            .unwrap();
+        let after = (4..=6).map(|i| order(i, &format!("r{i}"), "Tux", 1));
+        openraft::storage::RaftLogStorageExt::blocking_append(&mut log, after)
+            .await
+            .unwrap();
+    }
+    let db = open_db(dir.path()).unwrap();
+    let (mut log, mut sm) = open(&db, dir.path()).unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id, Some(log_id(1, 3)));
+    assert_eq!(state.last_log_id, Some(log_id(1, 6)));
+    let mut helper = openraft::storage::StorageHelper::new(&mut log, &mut sm);
+    // What failed on the learner: openraft walking the log from the purge point.
+    helper
+        .get_initial_state()
+        .await
+        .expect("openraft starts on the repaired store");
+
+    // With nothing applied the hole is not covered: the store does not invent a purge.
+    let bare = tempfile::tempdir().unwrap();
+    {
+        let db = open_db(bare.path()).unwrap();
+        let (mut log, _) = open(&db, bare.path()).unwrap();
+        let after = (4..=6).map(|i| order(i, &format!("r{i}"), "Tux", 1));
+        openraft::storage::RaftLogStorageExt::blocking_append(&mut log, after)
+            .await
+            .unwrap();
+    }
+    let db = open_db(bare.path()).unwrap();
+    let (mut log, _) = open(&db, bare.path()).unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id, None);
+    assert_eq!(log.try_get_log_entries(0..10).await.unwrap().len(), 3);
 }
 
 /// What a crash in the middle of applying a batch can leave (a prefix of its inserts:

@@ -141,14 +141,28 @@ impl StateMachineStore {
     /// again. The state only grows, and a snapshot covers more of the log than the state
     /// it replaces, so the install adds what the snapshot holds over the state (reads
     /// meanwhile never see an order go missing) and then removes what it does not hold.
+    ///
+    /// The mark is on disk before the body is decoded, which at a million orders takes
+    /// seconds: openraft appends the entries after the snapshot meanwhile, and a node killed
+    /// with those entries on disk but no mark came back with a log its state could not
+    /// reach (no purge point, nothing applied) and could not start.
     pub(super) fn restore(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
-        let body: SnapshotBody = bincode::deserialize(data).map_err(|e| snapshot_err(*e))?;
         let _recording = self.recording.lock().unwrap_or_else(|e| e.into_inner());
         let record = self.write_file(meta, data)?;
         self.meta
             .insert(INSTALLING, encode(&record))
             .map_err(snapshot_err)?;
         self.db.flush().map_err(snapshot_err)?;
+        let body: SnapshotBody = match bincode::deserialize(data) {
+            Ok(body) => body,
+            Err(err) => {
+                // Nothing was installed; a mark left here would retry the same bytes at
+                // every start. The file goes at the next open (it is not current).
+                self.meta.remove(INSTALLING).map_err(snapshot_err)?;
+                self.db.flush().map_err(snapshot_err)?;
+                return Err(snapshot_err(*err));
+            }
+        };
         self.install(&record, &body)?;
         self.settle(&record)
     }
@@ -471,5 +485,24 @@ mod tests {
         assert!(reopened.meta.get(INSTALLING).unwrap().is_none());
         assert_eq!(reopened.current_snapshot().unwrap().unwrap(), (meta, data));
         drop(dir);
+    }
+
+    #[test]
+    fn an_undecodable_snapshot_changes_nothing_and_leaves_no_mark() {
+        let (_source_dir, _source, meta, _) = applied(&["a", "b", "c"]);
+        let (dir, sm, _, _) = applied(&["a"]);
+        let before = sm.digest().unwrap();
+        let applied_before = sm.last_applied().unwrap();
+        assert!(sm.restore(&meta, b"not a snapshot").is_err());
+        assert_eq!(sm.digest().unwrap(), before);
+        assert_eq!(sm.last_applied().unwrap(), applied_before);
+        assert!(sm.meta.get(INSTALLING).unwrap().is_none());
+        // And the store opens as it was, the stray file gone.
+        let db = sm.db.clone();
+        drop(sm);
+        let (_, reopened) = crate::store::open(&db, dir.path()).unwrap();
+        assert_eq!(reopened.digest().unwrap(), before);
+        let name = SnapshotFiles::name_for(&meta.snapshot_id);
+        assert!(reopened.files.read(&name).is_err());
     }
 }
