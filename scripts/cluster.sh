@@ -419,6 +419,29 @@ post_json() {
   [[ "${answer##*$'\n'}" == 200 ]] || die "POST $url: ${answer%$'\n'*}"
 }
 
+delete_admin() {
+  local url="$1" answer
+  answer="$(curl_admin -sS --max-time 30 -X DELETE "$(scheme)://$url" -w '\n%{http_code}')" ||
+    die "DELETE $url failed"
+  [[ "${answer##*$'\n'}" == 200 ]] || die "DELETE $url: ${answer%$'\n'*}"
+}
+
+# Adds node $1 as a learner through leader $2 and returns once it has caught up. The
+# leader answers 503 when the node was added but is still catching up after the time one
+# call waits (a large store takes longer): ask again, which waits again, for up to 10 min.
+add_learner() {
+  local id="$1" leader="$2" url answer code deadline=$((SECONDS + 600))
+  url="$leader/cluster/learners"
+  while :; do
+    answer="$(curl_admin -sS --max-time 60 -X POST "$(scheme)://$url" -H 'content-type: application/json' \
+      -d "{\"id\": $id, \"addr\": \"$(node_addr "$id")\"}" -w '\n%{http_code}')" || die "POST $url failed"
+    code="${answer##*$'\n'}"
+    [[ "$code" == 200 ]] && return 0
+    if [[ "$code" != 503 ]] || ((SECONDS >= deadline)); then die "POST $url: ${answer%$'\n'*}"; fi
+    echo "node-$id is still catching up"
+  done
+}
+
 # Whether the gateway's GET /cluster lists node $1.
 gateway_lists() { fetch "127.0.0.1:$GATEWAY_PORT/cluster" | grep -q "\"id\":$1,"; }
 gateway_omits() { ! gateway_lists "$1"; }
@@ -443,7 +466,7 @@ cmd_add_node() {
   start_node "$id"
   local leader voters
   leader="$(leader_addr)"
-  post_json "$leader/cluster/learners" "{\"id\": $id, \"addr\": \"$(node_addr "$id")\"}"
+  add_learner "$id" "$leader"
   voters="$(echo "$NODES" | tr ' ' ',')"
   post_json "$leader/cluster/membership" "{\"voters\": [$voters]}"
   # The gateway learns the membership from the nodes; wait until it routes to the new one.
@@ -457,6 +480,9 @@ cmd_remove_node() {
   for n in $NODES; do [[ "$n" != "$id" ]] && rest="${rest:+$rest }$n"; done
   [[ -n "$rest" ]] || die "cannot remove the last node"
   post_json "$(leader_addr)/cluster/membership" "{\"voters\": [$(echo "$rest" | tr ' ' ',')]}"
+  # Out of the learners too: a node an unfinished add-node left a learner is no voter, and
+  # the leader would go on retrying it once it is stopped.
+  delete_admin "$(leader_addr)/cluster/learners/$id"
   local pid
   if pid="$(pid_of "node-$id")"; then
     kill -TERM "$pid"
