@@ -81,17 +81,18 @@ impl LogStore {
         Ok(())
     }
 
-    /// Closes a hole between the purge point and the first entry, if the state machine
+    /// Closes a hole between the purge point and the first entry when the state machine
     /// covers it.
     ///
-    /// A learner that installs a snapshot then appends the entries after it, and openraft
-    /// purges its log up to the snapshot later; killed in between, the node kept a log that
-    /// starts after the snapshot with no purge point below it, and openraft refused to start
-    /// ("try to get log at index 0"). The state machine has applied at least up to the entry
-    /// before the first (the snapshot did), so the purge point moves to what it applied and
-    /// the entries up to there go: what openraft itself does when the whole log is behind
-    /// the state machine. A hole the state machine does not cover is left for openraft to
-    /// report.
+    /// A node that installs a snapshot appends the entries after it, and openraft purges
+    /// the log up to the snapshot only later; killed in between, the node keeps a log that
+    /// starts after the snapshot with no purge point below it, and openraft will not start
+    /// on it ("try to get log at index 0"). If the state machine has applied at least up to
+    /// the entry before the first, the purge point moves to what it applied and the entries
+    /// up to there go, as openraft itself does when the whole log is behind the state
+    /// machine. A hole the state machine does not cover is left for openraft to report; the
+    /// install's mark, on disk before anything else of it, keeps an unfinished install from
+    /// leaving one (`StateMachineStore::restore`).
     pub(crate) fn close_hole_before_first(&self, applied: Option<LogId>) -> anyhow::Result<()> {
         let Some(first) = self.log.first()?.map(|(key, _)| from_be_key(&key)) else {
             return Ok(());

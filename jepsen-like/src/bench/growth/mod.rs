@@ -10,6 +10,7 @@
 //! followed); last, buys again, as the store serves right after all that. Writes
 //! `growth.md` and `growth.png` ([`report`]).
 
+mod plan;
 mod reference;
 mod report;
 mod windows;
@@ -24,76 +25,16 @@ use toystore_api::node::NodeClient;
 use toystore_api::{Http, Transport};
 
 use super::context::BenchContext;
-use super::etcd::{rss_kib, Targets, Workload};
+use super::etcd::{rss_kib, Targets};
 use crate::clients::progress;
 use crate::cluster::ClusterControl;
-use crate::loadgen::closed_loop;
-use crate::stats::Summary;
+use plan::{fill, Plan};
 use reference::Reference;
+use report::Row;
 use windows::{alternate, Buys, Side};
-
-/// The sizes and how hard to fill and measure.
-struct Plan {
-    sizes: &'static [u64],
-    fill_connections: usize,
-    fill_window: Duration,
-    /// Each measurement of buys: this many windows of `measure` on each cluster, the
-    /// median reported.
-    windows: usize,
-    measure: Duration,
-}
-
-impl Plan {
-    fn new(quick: bool) -> Plan {
-        if quick {
-            Plan {
-                sizes: &[500, 1_500],
-                fill_connections: 32,
-                fill_window: Duration::from_secs(1),
-                windows: 1,
-                measure: Duration::from_secs(1),
-            }
-        } else {
-            Plan {
-                sizes: &[10_000, 100_000, 1_000_000],
-                fill_connections: 256,
-                fill_window: Duration::from_secs(5),
-                windows: 5,
-                measure: Duration::from_secs(4),
-            }
-        }
-    }
-}
-
-/// What one size measured.
-struct Row {
-    /// Orders held when the store was measured (the buys after add more).
-    orders: u64,
-    /// Buys as filled, before the snapshot, restart and catch-up below.
-    steady: Buys,
-    /// The small store's buys, in the windows between `steady`'s.
-    small: Buys,
-    /// Orders the small store held when its windows began.
-    small_orders: u64,
-    /// The small store's leader.
-    small_leader: u64,
-    /// Which node led during `steady`.
-    leader: u64,
-    /// Buys right after the snapshot, the restart and the fresh node's catch-up.
-    buys_after: Summary,
-    /// The largest of the nodes'.
-    rss_mib: f64,
-    disk_mib: f64,
-    snapshot_s: f64,
-    restart_s: f64,
-    catch_up_s: f64,
-}
 
 /// How long a catch-up or an admin call may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(600);
-/// Connections of the measured buys.
-const CONNECTIONS: usize = 64;
-
 /// The cluster as the bench sees it: its nodes' clients and the load's targets.
 struct Bench<'a> {
     cluster: &'a mut dyn ClusterControl,
@@ -156,43 +97,6 @@ pub(crate) async fn run(ctx: &mut BenchContext<'_>) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     Ok(())
-}
-
-/// Buys through `targets`' gateway until the store holds `size` orders, from `orders`;
-/// returns the new count. Every ok buy of a fresh key is one order (a Raft entry may
-/// carry many, so the log index does not count them).
-async fn fill(
-    plan: &Plan,
-    public: &Transport,
-    targets: &Targets,
-    mut orders: u64,
-    size: u64,
-    bar: Option<&indicatif::ProgressBar>,
-) -> anyhow::Result<u64> {
-    // Each window sized from the last one's rate, so the fill stops near the size; the
-    // first is short, having no rate to go by.
-    let mut rate: Option<f64> = None;
-    while orders < size {
-        let window = match rate {
-            Some(rate) => {
-                ((size - orders) as f64 / rate).clamp(0.2, plan.fill_window.as_secs_f64())
-            }
-            None => plan.fill_window.as_secs_f64().min(1.0),
-        };
-        let filled = closed_loop(
-            plan.fill_connections,
-            Duration::from_secs_f64(window),
-            public,
-            targets.toystore(Workload::Write),
-        )
-        .await?;
-        orders += filled.ok as u64;
-        rate = Some(filled.throughput.max(10.0));
-        if let Some(bar) = bar {
-            bar.set_position(orders.min(bar.length().unwrap_or(u64::MAX)));
-        }
-    }
-    Ok(orders)
 }
 
 impl Bench<'_> {

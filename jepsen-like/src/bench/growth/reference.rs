@@ -11,9 +11,9 @@ use testkit::observe::find_leader;
 use testkit::{Cluster, ClusterOptions};
 use toystore_api::Transport;
 
-use super::super::etcd::Targets;
+use super::plan::{fill, Plan};
 use super::windows::Side;
-use super::{fill, Plan};
+use crate::bench::etcd::Targets;
 use crate::clients::{gateway_client, wait_ready};
 use crate::cluster::ClusterControl;
 

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Plan, Row, CONNECTIONS};
+use super::plan::{Plan, CONNECTIONS};
+use super::windows::Buys;
 use crate::chart::{write_grid, LineChart, Series};
 use crate::markdown as md;
+use crate::stats::Summary;
 
 /// "catalog 110 · leader 140 · followers 65, 70 · gateway 60" (µs of CPU per buy).
 fn cpu_cell(cpu_us: &BTreeMap<String, f64>, leader: u64) -> String {
@@ -32,6 +34,30 @@ fn cpu_cell(cpu_us: &BTreeMap<String, f64>, leader: u64) -> String {
         },
         one("gateway"),
     )
+}
+
+/// What one size measured.
+pub(super) struct Row {
+    /// Orders held when the store was measured (the buys after add more).
+    pub orders: u64,
+    /// Buys as filled, before the snapshot, restart and catch-up below.
+    pub steady: Buys,
+    /// The small store's buys, in the windows between `steady`'s.
+    pub small: Buys,
+    /// Orders the small store held when its windows began.
+    pub small_orders: u64,
+    /// The small store's leader.
+    pub small_leader: u64,
+    /// Which node led during `steady`.
+    pub leader: u64,
+    /// Buys right after the snapshot, the restart and the fresh node's catch-up.
+    pub buys_after: Summary,
+    /// The largest of the nodes'.
+    pub rss_mib: f64,
+    pub disk_mib: f64,
+    pub snapshot_s: f64,
+    pub restart_s: f64,
+    pub catch_up_s: f64,
 }
 
 /// Writes `growth.md` and `growth.png` for the rows measured so far.

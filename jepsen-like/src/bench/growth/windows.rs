@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use toystore_api::Transport;
 
-use super::super::cpu::CpuTimes;
-use super::super::etcd::{Targets, Workload};
-use super::CONNECTIONS;
+use super::plan::CONNECTIONS;
+use crate::bench::cpu::CpuTimes;
+use crate::bench::etcd::{Targets, Workload};
 use crate::loadgen::closed_loop;
 use crate::stats::Summary;
 
