@@ -109,10 +109,7 @@ impl LogStore {
             applied = %applied,
             "the log starts after its purge point; the state machine covers the hole, so the log is purged up to what it applied"
         );
-        write_meta(&self.meta, LAST_PURGED, &applied)?;
-        for key in self.log.range(..=be_key(applied.index)).keys() {
-            self.log.remove(key?)?;
-        }
+        purge_up_to(&self.log, &self.meta, &applied)?;
         self.db.flush()?;
         Ok(())
     }
@@ -142,6 +139,17 @@ fn read_meta<T: DeserializeOwned>(meta: &sled::Tree, key: &[u8]) -> Result<Optio
 fn write_meta<T: Serialize>(meta: &sled::Tree, key: &[u8], value: &T) -> Result<(), sled::Error> {
     let bytes = bincode::serialize(value).expect("log metadata serializes");
     meta.insert(key, bytes).map(|_| ())
+}
+
+/// Records `log_id` as the purge point, then removes every entry up to it; not flushed.
+/// The point goes first: a crash midway leaves it consistent with the log (entries left
+/// below it are never read, and the next purge removes them).
+fn purge_up_to(log: &sled::Tree, meta: &sled::Tree, log_id: &LogId) -> Result<(), sled::Error> {
+    write_meta(meta, LAST_PURGED, log_id)?;
+    for key in log.range(..=be_key(log_id.index)).keys() {
+        log.remove(key?)?;
+    }
+    Ok(())
 }
 
 fn decode_entry(bytes: &[u8]) -> Result<Entry, StorageError> {
@@ -259,20 +267,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        // Record the purge point first: a crash midway leaves it consistent with the log
-        // (entries left below it are never read, and the next purge removes them).
-        write_meta(&self.meta, LAST_PURGED, &log_id).map_err(log_write_err)?;
         // Off the runtime: behind a snapshot of a large store lie many entries.
-        let log = self.log.clone();
-        super::disk::blocking(move || -> Result<(), sled::Error> {
-            for key in log.range(..=be_key(log_id.index)).keys() {
-                log.remove(key?)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(log_write_err)?
-        .map_err(log_write_err)?;
+        let (log, meta) = (self.log.clone(), self.meta.clone());
+        super::disk::blocking(move || purge_up_to(&log, &meta, &log_id))
+            .await
+            .map_err(log_write_err)?
+            .map_err(log_write_err)?;
         self.flush().await.map_err(log_write_err)
     }
 }

@@ -41,6 +41,14 @@ fn order(index: u64, request_id: &str, name: &str, quantity: u64) -> Entry {
     }
 }
 
+/// Orders of one Tux each at `indexes`, request ids `r<index>`.
+fn tux_orders(indexes: impl IntoIterator<Item = u64>) -> Vec<Entry> {
+    indexes
+        .into_iter()
+        .map(|i| order(i, &format!("r{i}"), "Tux", 1))
+        .collect()
+}
+
 fn tombstone(index: u64, request_id: &str) -> Entry {
     Entry {
         log_id: log_id(1, index),
@@ -216,7 +224,7 @@ async fn a_log_tail_with_a_gap_is_cut_back_to_the_gap_at_open() {
     {
         let db = open_db(dir.path()).unwrap();
         let (mut log, _) = open(&db, dir.path()).unwrap();
-        let entries = (1..=4).map(|i| order(i, &format!("r{i}"), "Tux", 1));
+        let entries = tux_orders(1..=4);
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries)
             .await
             .unwrap();
@@ -224,7 +232,7 @@ async fn a_log_tail_with_a_gap_is_cut_back_to_the_gap_at_open() {
         // one: 6, 7 and 9 without 5 and 8.
         let tree = db.open_tree("log").unwrap();
         for i in [6, 7, 9] {
-            let bytes = bincode::serialize(&order(i, &format!("r{i}"), "Tux", 1)).unwrap();
+            let bytes = bincode::serialize(&tux_orders([i])[0]).unwrap();
             tree.insert(keys::be_key(i), bytes).unwrap();
         }
         db.flush().unwrap();
@@ -250,10 +258,8 @@ async fn a_hole_under_the_log_that_the_state_machine_covers_is_purged_at_open() 
         let db = open_db(dir.path()).unwrap();
         let (mut log, mut sm) = open(&db, dir.path()).unwrap();
         // The state a snapshot up to index 3 leaves, then entries 4 to 6 appended.
-        sm.apply((1..=3).map(|i| order(i, &format!("r{i}"), "Tux", 1)))
-            .await
-            .unwrap();
-        let after = (4..=6).map(|i| order(i, &format!("r{i}"), "Tux", 1));
+        sm.apply(tux_orders(1..=3)).await.unwrap();
+        let after = tux_orders(4..=6);
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, after)
             .await
             .unwrap();
@@ -275,7 +281,7 @@ async fn a_hole_under_the_log_that_the_state_machine_covers_is_purged_at_open() 
     {
         let db = open_db(bare.path()).unwrap();
         let (mut log, _) = open(&db, bare.path()).unwrap();
-        let after = (4..=6).map(|i| order(i, &format!("r{i}"), "Tux", 1));
+        let after = tux_orders(4..=6);
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, after)
             .await
             .unwrap();
