@@ -35,6 +35,7 @@ use windows::{alternate, Buys, Side};
 
 /// How long a catch-up or an admin call may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(600);
+
 /// The cluster as the bench sees it: its nodes' clients and the load's targets.
 struct Bench<'a> {
     cluster: &'a mut dyn ClusterControl,
