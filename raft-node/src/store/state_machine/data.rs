@@ -1,5 +1,5 @@
-//! The order state machine's data in sled: orders by number, request ids, the applied
-//! position; reads, and applying a batch of entries.
+//! The order state machine's data in sled: orders by number (each with its request id),
+//! tombstoned request ids, the applied position; reads, and applying a batch of entries.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -8,6 +8,7 @@ use openraft::EntryPayload;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::index::{Candidate, RequestIndex};
 use super::snapshot_file::SnapshotFiles;
 use crate::store::errors::{sm_read_err, sm_write_err};
 use crate::store::keys::{be_key, from_be_key};
@@ -43,7 +44,8 @@ impl StoredOrder {
     }
 }
 
-/// What a request id stands for.
+/// What a request id stands for (also the value of a tombstone in sled, and of every
+/// request in a snapshot).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) enum RequestState {
     Ordered(u64),
@@ -55,7 +57,9 @@ pub(crate) enum RequestState {
 pub(crate) struct StateMachineStore {
     pub(super) db: sled::Db,
     pub(super) orders: sled::Tree,
-    pub(super) requests: sled::Tree,
+    /// Tombstoned request ids (the sled tree `requests`, which before the in-memory index
+    /// also held every ordered id; [`StateMachineStore::open`] removes those).
+    pub(super) tombstones: sled::Tree,
     pub(super) meta: sled::Tree,
     /// The record of the current snapshot (its metadata and file), alone under
     /// [`CURRENT_SNAPSHOT`]; stores written before snapshot files keep the whole snapshot
@@ -68,8 +72,9 @@ pub(crate) struct StateMachineStore {
     /// older snapshot over a newer one.
     pub(super) recording: Arc<Mutex<()>>,
     /// Held while applying or reading the whole state, so a snapshot or digest sees
-    /// the state between two batches, never in the middle of one.
-    pub(super) whole: Arc<Mutex<()>>,
+    /// the state between two batches, never in the middle of one; it guards the index of
+    /// request ids, which applies write and lookups read.
+    pub(super) whole: Arc<Mutex<RequestIndex>>,
     /// Times every applied run of entries.
     pub(super) apply_seconds: prometheus::Histogram,
 }
@@ -90,8 +95,8 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
 
 impl StateMachineStore {
     /// Opens the state machine's trees in `db` and its snapshot files in `snapshot_dir`,
-    /// finishing an install a crash interrupted and removing any file a crash left
-    /// unrecorded.
+    /// finishing an install a crash interrupted, removing any file a crash left
+    /// unrecorded, and indexing the request ids.
     pub(crate) fn open(
         db: &sled::Db,
         snapshot_dir: &Path,
@@ -100,18 +105,67 @@ impl StateMachineStore {
         let store = StateMachineStore {
             db: db.clone(),
             orders: db.open_tree("orders")?,
-            requests: db.open_tree("requests")?,
+            tombstones: db.open_tree("requests")?,
             meta: db.open_tree("sm_meta")?,
             snapshots: db.open_tree("sm_snapshot")?,
             files: SnapshotFiles::open(snapshot_dir.to_path_buf())?,
             recording: Arc::new(Mutex::new(())),
-            whole: Arc::new(Mutex::new(())),
+            whole: Arc::new(Mutex::new(RequestIndex::new())),
             apply_seconds,
         };
         store.finish_install()?;
         let current = store.snapshot_record()?.map(|r| r.file);
         store.files.keep_only(current.as_deref())?;
+        store.drop_ordered_ids()?;
+        let started = std::time::Instant::now();
+        let indexed = {
+            let mut index = store.lock();
+            store.rebuild_index(&mut index)?;
+            index.len()
+        };
+        tracing::info!(
+            request_ids = indexed,
+            ms = started.elapsed().as_millis() as u64,
+            "request ids indexed"
+        );
         Ok(store)
+    }
+
+    /// Removes from the `requests` tree the ids of orders, which stores written before the
+    /// in-memory index kept there beside the tombstones: each order holds its own. Any
+    /// subset removed leaves a correct store, so a crash midway needs nothing more.
+    fn drop_ordered_ids(&self) -> Result<(), StorageError> {
+        let mut dropped = 0u64;
+        for item in self.tombstones.iter() {
+            let (key, value) = item.map_err(sm_read_err)?;
+            if matches!(decode(&value)?, RequestState::Ordered(_)) {
+                self.tombstones.remove(key).map_err(sm_write_err)?;
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            self.db.flush().map_err(sm_write_err)?;
+            tracing::info!(
+                dropped,
+                "request ids of orders moved out of sled into the index"
+            );
+        }
+        Ok(())
+    }
+
+    /// Indexes every order's request id and every tombstone, afresh.
+    pub(super) fn rebuild_index(&self, index: &mut RequestIndex) -> Result<(), StorageError> {
+        index.clear();
+        for item in self.orders.iter() {
+            let (key, value) = item.map_err(sm_read_err)?;
+            index.insert(request_id_of(&value)?, Candidate::Order(from_be_key(&key)));
+        }
+        for key in self.tombstones.iter().keys() {
+            let key = key.map_err(sm_read_err)?;
+            let id = std::str::from_utf8(&key).map_err(sm_read_err)?;
+            index.insert(id, Candidate::Tombstone);
+        }
+        Ok(())
     }
 
     /// Runs `work` on tokio's blocking pool. Whole-state scans (snapshots, the digest)
@@ -141,7 +195,7 @@ impl StateMachineStore {
             .map_err(sm_read_err)?
     }
 
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, RequestIndex> {
         self.whole.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -176,27 +230,49 @@ impl StateMachineStore {
 
     /// What `request_id` stands for, if anything.
     pub(crate) fn request(&self, request_id: &str) -> Result<Option<RequestState>, StorageError> {
-        match self.requests.get(request_id).map_err(sm_read_err)? {
-            Some(bytes) => decode(&bytes).map(Some),
-            None => Ok(None),
-        }
+        Ok(self.request_and_order(request_id)?.map(|(state, _)| state))
     }
 
-    /// What `request_id` stands for, with its order if it has one, read between two
-    /// applied batches (an apply writes a request id before its order).
+    /// What `request_id` stands for, with its order if it has one.
     pub(crate) fn request_and_order(
         &self,
         request_id: &str,
     ) -> Result<Option<(RequestState, Option<StoredOrder>)>, StorageError> {
-        let _whole = self.lock();
-        let Some(state) = self.request(request_id)? else {
-            return Ok(None);
-        };
-        let order = match state {
-            RequestState::Ordered(number) => self.order(number)?,
-            RequestState::Tombstone => None,
-        };
-        Ok(Some((state, order)))
+        let index = self.lock();
+        Ok(match self.find(&index, request_id)? {
+            None => None,
+            Some(Known::Order(order)) => Some((RequestState::Ordered(order.number), Some(order))),
+            Some(Known::Tombstone) => Some((RequestState::Tombstone, None)),
+        })
+    }
+
+    /// What `request_id` stands for: each candidate the index names, checked against the
+    /// id its order or tombstone holds.
+    fn find(&self, index: &RequestIndex, request_id: &str) -> Result<Option<Known>, StorageError> {
+        for candidate in index.candidates(request_id) {
+            match candidate {
+                Candidate::Order(number) => {
+                    let order = self.order(number)?.ok_or_else(|| {
+                        sm_read_err(std::io::Error::other(format!(
+                            "the request index names order {number}, which is missing"
+                        )))
+                    })?;
+                    if order.request_id == request_id {
+                        return Ok(Some(Known::Order(order)));
+                    }
+                }
+                Candidate::Tombstone => {
+                    if self
+                        .tombstones
+                        .contains_key(request_id)
+                        .map_err(sm_read_err)?
+                    {
+                        return Ok(Some(Known::Tombstone));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Up to `limit` orders with number > `after`, and the last applied index.
@@ -254,21 +330,19 @@ impl StateMachineStore {
     /// Plain inserts, not a sled transaction (each of which writes a marker to disk twice),
     /// in an order that makes any prefix of them a state that re-applying the batch
     /// completes exactly: sled recovers a prefix of its log after a crash, and openraft
-    /// re-applies every entry after `last_applied`, which is written last. An order's
-    /// request id is written before the order, so a re-applied command finds its number;
-    /// the order is written again if it was lost, and the next number is never below one
-    /// already given.
+    /// re-applies every entry after `last_applied`, which is written last. An order holds
+    /// its request id, so a re-applied command finds the order it made (the index is built
+    /// from the orders at open), and the next number is never below one already given.
     pub(super) fn apply_batch(
         &self,
         entries: &[Entry],
     ) -> Result<Vec<CommandResult>, StorageError> {
-        let _whole = self.lock();
-        let recorded_next = self.next_number()?;
+        let mut index = self.lock();
+        let next = self.next_number()?;
         let mut apply = Applying {
-            orders: &self.orders,
-            requests: &self.requests,
-            recorded_next,
-            next: recorded_next,
+            store: self,
+            index: &mut index,
+            next,
         };
         let mut results = Vec::with_capacity(entries.len());
         let mut last_membership = None;
@@ -300,12 +374,17 @@ impl StateMachineStore {
     }
 }
 
-/// One batch being applied: the trees it writes and the order numbers it gives.
+/// What a request id stands for, as read from the store.
+enum Known {
+    Order(StoredOrder),
+    Tombstone,
+}
+
+/// One batch being applied: the store it writes, the index it keeps up, and the order
+/// numbers it gives.
 struct Applying<'a> {
-    orders: &'a sled::Tree,
-    requests: &'a sled::Tree,
-    /// The next number as the last fully applied batch recorded it.
-    recorded_next: u64,
+    store: &'a StateMachineStore,
+    index: &'a mut RequestIndex,
     /// The number the next new order gets.
     next: u64,
 }
@@ -316,18 +395,6 @@ struct Create<'c> {
     name: &'c str,
     quantity: u64,
     price: f64,
-}
-
-impl Create<'_> {
-    fn order(&self, number: u64) -> StoredOrder {
-        StoredOrder {
-            number,
-            name: self.name.to_string(),
-            quantity: self.quantity,
-            request_id: self.request_id.to_string(),
-            price: self.price,
-        }
-    }
 }
 
 impl Applying<'_> {
@@ -351,83 +418,109 @@ impl Applying<'_> {
                 quantity: *quantity,
                 price: *price,
             }),
-            Command::Tombstone { request_id } => {
-                Ok(match self.claim(request_id, RequestState::Tombstone)? {
-                    None | Some(RequestState::Tombstone) => CommandResult::Tombstoned,
-                    Some(RequestState::Ordered(number)) => CommandResult::AlreadyOrdered { number },
-                })
-            }
+            Command::Tombstone { request_id } => self.tombstone(request_id),
         }
     }
 
     fn create(&mut self, create: &Create<'_>) -> Result<CommandResult, StorageError> {
-        let number = self.next;
-        match self.claim(create.request_id, RequestState::Ordered(number))? {
+        match self.store.find(self.index, create.request_id)? {
             None => {
+                let number = self.next;
+                let order = StoredOrder {
+                    number,
+                    name: create.name.to_string(),
+                    quantity: create.quantity,
+                    request_id: create.request_id.to_string(),
+                    price: create.price,
+                };
+                self.store
+                    .orders
+                    .insert(be_key(number), encode(&order))
+                    .map_err(sm_write_err)?;
+                self.index
+                    .insert(create.request_id, Candidate::Order(number));
                 self.next += 1;
-                self.put_order(&create.order(number))?;
                 Ok(CommandResult::Created { number, new: true })
             }
-            Some(RequestState::Ordered(number)) => self.known_order(create, number),
-            Some(RequestState::Tombstone) => Ok(CommandResult::Expired),
-        }
-    }
-
-    /// Records `state` for `request_id` unless the id already has a state, which is
-    /// returned instead.
-    fn claim(
-        &self,
-        request_id: &str,
-        state: RequestState,
-    ) -> Result<Option<RequestState>, StorageError> {
-        let swapped = self
-            .requests
-            .compare_and_swap(
-                request_id.as_bytes(),
-                None as Option<&[u8]>,
-                Some(encode(&state)),
-            )
-            .map_err(sm_write_err)?;
-        match swapped {
-            Ok(()) => Ok(None),
-            Err(conflict) => conflict.current.map(|bytes| decode(&bytes)).transpose(),
-        }
-    }
-
-    /// A create for a request id that already has order `number`: the same order again,
-    /// or a mismatch. An order a crash lost after its request id was written (only ever
-    /// at or above the recorded next number) is written again.
-    fn known_order(
-        &mut self,
-        create: &Create<'_>,
-        number: u64,
-    ) -> Result<CommandResult, StorageError> {
-        self.next = self.next.max(number + 1);
-        let existing: StoredOrder = match self.orders.get(be_key(number)).map_err(sm_read_err)? {
-            Some(bytes) => decode(&bytes)?,
-            None if number >= self.recorded_next => {
-                self.put_order(&create.order(number))?;
-                return Ok(CommandResult::Created { number, new: false });
+            // Written by this batch before a crash cut it short, or an earlier request.
+            Some(Known::Order(existing)) => {
+                let number = existing.number;
+                self.next = self.next.max(number + 1);
+                Ok(
+                    if existing.name == create.name && existing.quantity == create.quantity {
+                        CommandResult::Created { number, new: false }
+                    } else {
+                        CommandResult::Mismatch
+                    },
+                )
             }
+            Some(Known::Tombstone) => Ok(CommandResult::Expired),
+        }
+    }
+
+    fn tombstone(&mut self, request_id: &str) -> Result<CommandResult, StorageError> {
+        match self.store.find(self.index, request_id)? {
             None => {
-                return Err(sm_read_err(std::io::Error::other(format!(
-                    "request id points at order {number}, which is missing"
-                ))))
+                self.store
+                    .tombstones
+                    .insert(request_id.as_bytes(), encode(&RequestState::Tombstone))
+                    .map_err(sm_write_err)?;
+                self.index.insert(request_id, Candidate::Tombstone);
+                Ok(CommandResult::Tombstoned)
             }
-        };
-        Ok(
-            if existing.name == create.name && existing.quantity == create.quantity {
-                CommandResult::Created { number, new: false }
-            } else {
-                CommandResult::Mismatch
-            },
-        )
+            Some(Known::Tombstone) => Ok(CommandResult::Tombstoned),
+            Some(Known::Order(order)) => Ok(CommandResult::AlreadyOrdered {
+                number: order.number,
+            }),
+        }
     }
+}
 
-    fn put_order(&self, order: &StoredOrder) -> Result<(), StorageError> {
-        self.orders
-            .insert(be_key(order.number), encode(order))
-            .map(|_| ())
-            .map_err(sm_write_err)
+/// The request id inside an encoded [`StoredOrder`], read in place: indexing a million
+/// orders at open, or listing their ids in a snapshot, need not decode (and allocate) the
+/// rest.
+pub(super) fn request_id_of(encoded: &[u8]) -> Result<&str, StorageError> {
+    let id = &encoded[request_id_range(encoded)?];
+    std::str::from_utf8(id).map_err(sm_read_err)
+}
+
+/// Where the request id lies in an encoded [`StoredOrder`]. Bincode's layout: the number,
+/// the name (u64 length, bytes), the quantity, then the request id (u64 length, bytes).
+pub(super) fn request_id_range(encoded: &[u8]) -> Result<std::ops::Range<usize>, StorageError> {
+    let corrupt = || sm_read_err(std::io::Error::other("order record too short"));
+    let u64_at = |at: usize| -> Result<usize, StorageError> {
+        let bytes = encoded.get(at..at + 8).ok_or_else(corrupt)?;
+        usize::try_from(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+            .map_err(|_| corrupt())
+    };
+    let name_len = u64_at(8)?;
+    let id_len_at = (16usize + 8).checked_add(name_len).ok_or_else(corrupt)?;
+    let start = id_len_at + 8;
+    let end = start.checked_add(u64_at(id_len_at)?).ok_or_else(corrupt)?;
+    if end > encoded.len() {
+        return Err(corrupt());
+    }
+    Ok(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_id_read_in_place_is_the_decoded_one() {
+        let order = StoredOrder {
+            number: 12,
+            name: "Elephant".into(),
+            quantity: 3,
+            request_id: "9f1c-ü".into(),
+            price: 19.5,
+        };
+        let encoded = encode(&order);
+        assert_eq!(request_id_of(&encoded).unwrap(), "9f1c-ü");
+        // A cut record is an error, never a panic or a wrong id.
+        for cut in 0..encoded.len() - 8 {
+            assert!(request_id_of(&encoded[..cut]).is_err(), "cut at {cut}");
+        }
     }
 }

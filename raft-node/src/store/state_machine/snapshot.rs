@@ -8,15 +8,17 @@ use openraft::RaftSnapshotBuilder;
 use serde::{Deserialize, Serialize};
 
 use super::data::{
-    decode, encode, RequestState, StateMachineStore, StoredOrder, CURRENT_SNAPSHOT, INSTALLING,
-    LAST_APPLIED, MEMBERSHIP, NEXT_NUMBER, SNAPSHOT,
+    decode, encode, request_id_range, RequestState, StateMachineStore, StoredOrder,
+    CURRENT_SNAPSHOT, INSTALLING, LAST_APPLIED, MEMBERSHIP, NEXT_NUMBER, SNAPSHOT,
 };
 use super::snapshot_file::SnapshotFiles;
 use crate::store::errors::{sm_read_err, snapshot_err};
-use crate::store::keys::be_key;
+use crate::store::keys::{be_key, from_be_key};
 use crate::typ::{LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
-/// The whole state machine as a snapshot carries it.
+/// The whole state machine as a snapshot carries it. `requests` lists every order's id too,
+/// though each order holds its own: nodes built before the in-memory index read their ids
+/// from there, and they may receive this snapshot during a rolling upgrade.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct SnapshotBody {
     orders: Vec<StoredOrder>,
@@ -54,12 +56,14 @@ impl RawBody {
         }
     }
 
-    /// An item whose encoding is `encoded`.
-    fn item(&mut self, encoded: &[u8]) {
+    /// An item whose encoding is `encoded`; returns where it starts in the body.
+    fn item(&mut self, encoded: &[u8]) -> usize {
+        let at = self.bytes.len();
         self.bytes.extend_from_slice(encoded);
         if let Some((_, count)) = &mut self.list {
             *count += 1;
         }
+        at
     }
 
     /// A `(String, T)` item: `key` as a string, then `T` as `encoded`.
@@ -67,6 +71,15 @@ impl RawBody {
         self.bytes
             .extend_from_slice(&(key.len() as u64).to_le_bytes());
         self.bytes.extend_from_slice(key);
+        self.item(encoded);
+    }
+
+    /// A `(String, T)` item whose string is a copy of `key` (a range of the body already
+    /// written), then `T` as `encoded`.
+    fn keyed_item_from_within(&mut self, key: std::ops::Range<usize>, encoded: &[u8]) {
+        self.bytes
+            .extend_from_slice(&(key.len() as u64).to_le_bytes());
+        self.bytes.extend_from_within(key);
         self.item(encoded);
     }
 
@@ -95,10 +108,10 @@ impl StateMachineStore {
     /// Serializes the state as of the last applied entry, holding the apply lock only to
     /// read where that is, so applies go on while the orders are copied.
     ///
-    /// That is exact because the state only grows: order `n` and `Ordered(n)` are written
-    /// once, together, in the order of `n`, and a request's state never changes once
-    /// written. So the state at the last applied entry is every order below `next_number`,
-    /// every request `Ordered` below it, and the tombstones written by then. Tombstones
+    /// That is exact because the state only grows: order `n` (holding its request id) is
+    /// written once, in the order of `n`, and a tombstone never changes once written. So
+    /// the state at the last applied entry is every order below `next_number` and the
+    /// tombstones written by then. Tombstones
     /// written since may be copied too; that changes nothing a replay of the entries after
     /// the snapshot computes: a tombstone is only written for a request never seen before,
     /// so no earlier entry after the snapshot names that request, and the tombstone's own
@@ -116,16 +129,20 @@ impl StateMachineStore {
         };
         let mut out = RawBody::with_capacity(self.next_size_hint());
         out.begin_list();
+        // Where each order's request id lies in the body, to list it again below.
+        let mut ids = Vec::with_capacity(usize::try_from(next_number).unwrap_or(0));
         for item in self.orders.range(..be_key(next_number)) {
-            out.item(&item.map_err(sm_read_err)?.1);
+            let (key, value) = item.map_err(sm_read_err)?;
+            let id = request_id_range(&value)?;
+            let at = out.item(&value);
+            ids.push((at + id.start..at + id.end, from_be_key(&key)));
         }
         out.begin_list();
-        for item in self.requests.iter() {
+        for (id, number) in ids {
+            out.keyed_item_from_within(id, &encode(&RequestState::Ordered(number)));
+        }
+        for item in self.tombstones.iter() {
             let (key, value) = item.map_err(sm_read_err)?;
-            if matches!(decode::<RequestState>(&value)?, RequestState::Ordered(n) if n >= next_number)
-            {
-                continue;
-            }
             out.keyed_item(&key, &value);
         }
         Ok((out.finish(next_number), last_applied, membership))
@@ -184,26 +201,24 @@ impl StateMachineStore {
         let write = |tree: &sled::Tree, key: &[u8], value: Vec<u8>| {
             tree.insert(key, value).map(|_| ()).map_err(snapshot_err)
         };
-        let _whole = self.lock();
+        let mut index = self.lock();
         for order in &body.orders {
             write(&self.orders, &be_key(order.number), encode(order))?;
         }
+        // Orders' ids are in their orders already.
         for (id, state) in &body.requests {
-            write(&self.requests, id.as_bytes(), encode(state))?;
+            if *state == RequestState::Tombstone {
+                write(&self.tombstones, id.as_bytes(), encode(state))?;
+            }
         }
-        // What the snapshot does not hold: orders from its next number on and their
-        // request ids. (None, for a state that is a prefix of the snapshot's history.)
+        // What the snapshot does not hold: orders from its next number on. (None, for a
+        // state that is a prefix of the snapshot's history.)
         for key in self.orders.range(be_key(body.next_number)..).keys() {
             self.orders
                 .remove(key.map_err(sm_read_err)?)
                 .map_err(snapshot_err)?;
         }
-        for item in self.requests.iter() {
-            let (key, value) = item.map_err(sm_read_err)?;
-            if matches!(decode(&value)?, RequestState::Ordered(n) if n >= body.next_number) {
-                self.requests.remove(key).map_err(snapshot_err)?;
-            }
-        }
+        self.rebuild_index(&mut index)?;
         let meta = &record.meta;
         write(&self.meta, NEXT_NUMBER, be_key(body.next_number).to_vec())?;
         write(&self.meta, LAST_APPLIED, encode(&meta.last_log_id))?;
@@ -345,14 +360,13 @@ mod tests {
             request_id: request_id.into(),
             price: 1.5,
         };
-        // Orders 0 and 1 applied; order 2 and its request written by an apply still under
-        // way (past next_number); a tombstone, applied before or after, either way.
+        // Orders 0 and 1 applied; order 2 written by an apply still under way (past
+        // next_number); a tombstone, applied before or after, either way.
         sm.meta.insert(NEXT_NUMBER, &be_key(2)).unwrap();
         for (number, id) in [(0, "a"), (1, "b"), (2, "c")] {
             put(&sm.orders, &be_key(number), &order(number, id));
-            put(&sm.requests, id.as_bytes(), &RequestState::Ordered(number));
         }
-        put(&sm.requests, b"d", &RequestState::Tombstone);
+        put(&sm.tombstones, b"d", &RequestState::Tombstone);
 
         let (data, _, _) = sm.capture().unwrap();
         let body: SnapshotBody = bincode::deserialize(&data).unwrap();
@@ -362,9 +376,20 @@ mod tests {
         assert_eq!(body.next_number, 2);
         let numbers: Vec<u64> = body.orders.iter().map(|o| o.number).collect();
         assert_eq!(numbers, vec![0, 1]);
-        let mut ids: Vec<&str> = body.requests.iter().map(|r| r.0.as_str()).collect();
-        ids.sort_unstable();
-        assert_eq!(ids, vec!["a", "b", "d"]);
+        // Every order's id as well as the tombstone, for nodes that read ids from there.
+        let requests: Vec<(&str, RequestState)> = body
+            .requests
+            .iter()
+            .map(|(id, s)| (id.as_str(), *s))
+            .collect();
+        assert_eq!(
+            requests,
+            vec![
+                ("a", RequestState::Ordered(0)),
+                ("b", RequestState::Ordered(1)),
+                ("d", RequestState::Tombstone)
+            ]
+        );
         // The digest reads the same state.
         assert_eq!(sm.digest().unwrap().orders, 2);
     }
@@ -464,6 +489,7 @@ mod tests {
         sm.restore(&meta, &data).unwrap();
         assert_eq!(sm.digest().unwrap(), want);
         assert!(sm.request("x").unwrap().is_none());
+        assert_eq!(sm.request("b").unwrap(), Some(RequestState::Ordered(1)));
         assert_eq!(sm.current_snapshot().unwrap().unwrap().0, meta);
         drop(sm);
 
