@@ -9,6 +9,8 @@
 //! - [`envelope`]: [`ApiError`], the `{"error": {...}}` answer (the wire types themselves
 //!   live in `toystore-api`, which servers and clients share).
 //! - [`extract`]: body, path and query extractors answering 400/413 as JSON.
+//! - [`id_index`]: request ids to the numbers of the records holding them, in memory (the
+//!   stores of the catalog and the nodes).
 //! - [`flags`]: parsers of command-line values several services take.
 //! - [`metrics`]: per-route request counters and latency histograms, `GET /metrics`.
 //! - [`routes`]: the JSON 404 / 405 fallbacks and the layer stack every router gets.
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod envelope;
 pub mod extract;
 pub mod flags;
+pub mod id_index;
 pub mod metrics;
 pub mod routes;
 pub mod runtime;

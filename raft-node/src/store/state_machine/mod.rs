@@ -8,12 +8,14 @@
 //! [`data`]). Order numbers are dense from 0 in apply order, which is
 //! the same on every replica because they apply the same log.
 //!
-//! - [`data`]: the trees, reads, and applying entries.
+//! - [`data`]: the trees and reads.
+//! - [`apply`]: applying a batch of entries.
 //! - [`index`]: which order or tombstone a request id stands for, in memory.
 //! - [`snapshot`]: capturing, keeping and restoring snapshots.
 //! - [`snapshot_file`]: the snapshot files.
 //! - [`raft`]: the `RaftStateMachine` openraft drives, on top of both.
 
+mod apply;
 mod data;
 mod index;
 mod raft;
