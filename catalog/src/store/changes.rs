@@ -9,6 +9,7 @@ use sled::transaction::{
 };
 use sled::Transactional;
 
+use super::arrivals::{self, Arrivals};
 use super::db::{invalidation, CatalogStore};
 use super::error::StoreError;
 use super::records::{decode, encode, ProductRecord, ReservationRecord};
@@ -53,23 +54,58 @@ fn find_product(tree: &TransactionalTree, name: &str) -> TxResult<Option<Product
     }
 }
 
-fn read_reservation(
+/// The reservation under the first of `keys` that holds one, with its key.
+fn find_reservation(
     tree: &TransactionalTree,
-    request_id: &str,
-) -> Result<Option<ReservationRecord>, ConflictableTransactionError<StoreError>> {
-    match tree.get(request_id.as_bytes())? {
-        Some(bytes) => decode(&bytes).map(Some).or_else(abort),
-        None => Ok(None),
+    keys: impl Iterator<Item = Vec<u8>>,
+) -> TxResult<Option<(Vec<u8>, ReservationRecord)>> {
+    for key in keys {
+        if let Some(bytes) = tree.get(&key)? {
+            return Ok(Some((key, decode(&bytes).or_else(abort)?)));
+        }
     }
+    Ok(None)
 }
 
 fn write<T: serde::Serialize>(
     tree: &TransactionalTree,
-    key: &str,
+    key: impl AsRef<[u8]>,
     value: &T,
 ) -> Result<(), UnabortableTransactionError> {
-    tree.insert(key.as_bytes(), encode(value))?;
+    tree.insert(key.as_ref(), encode(value))?;
     Ok(())
+}
+
+/// The reservations one run of a reserve transaction writes, with the arrival numbers it
+/// gives them (sled may run a transaction again; each run starts afresh).
+struct Taking {
+    next: u64,
+    taken: Vec<(String, u64)>,
+}
+
+impl Taking {
+    fn from(arrivals: &Arrivals) -> Self {
+        Taking {
+            next: arrivals.next(),
+            taken: Vec::new(),
+        }
+    }
+
+    /// The keys of reservations this run already wrote for `request_id` (a group may
+    /// name one id twice).
+    fn keys<'a>(&'a self, request_id: &'a str) -> impl Iterator<Item = Vec<u8>> + 'a {
+        self.taken
+            .iter()
+            .filter(move |(id, _)| id == request_id)
+            .map(move |(_, n)| arrivals::key(*n, request_id))
+    }
+
+    fn take(&mut self, request_id: &str) -> Vec<u8> {
+        let number = self.next;
+        self.next += 1;
+        self.taken.push((request_id.to_string(), number));
+        arrivals::key(number, request_id)
+    }
 }
 
 /// Subtracts, or aborts: a counter going negative means the store is inconsistent.
@@ -86,15 +122,29 @@ fn take(from: u64, amount: u64, what: &str) -> TxResult<u64> {
 /// the rest of the group alone; a storage failure aborts the whole transaction.
 type ItemResult<T> = TxResult<Result<T, StoreError>>;
 
+/// The trees a reservation change writes.
+struct Trees<'t> {
+    products: &'t TransactionalTree,
+    reservations: &'t TransactionalTree,
+    held: &'t TransactionalTree,
+}
+
 /// One reservation inside a group's transaction.
 fn reserve_item(
-    products: &TransactionalTree,
-    reservations: &TransactionalTree,
-    held: &TransactionalTree,
+    trees: &Trees<'_>,
+    arrivals: &Arrivals,
+    taking: &mut Taking,
     request: &ReserveRequest,
     now_ms: u64,
 ) -> ItemResult<ReserveOutcome> {
-    if let Some(existing) = read_reservation(reservations, &request.request_id)? {
+    let Trees {
+        products,
+        reservations,
+        held,
+    } = *trees;
+    let id = request.request_id.as_str();
+    let keys = arrivals.keys(id).chain(taking.keys(id));
+    if let Some((_, existing)) = find_reservation(reservations, keys)? {
         let reservation = existing.reservation(&request.request_id);
         if existing.name != request.name || existing.quantity != request.quantity {
             return Ok(Err(StoreError::RequestIdReused(Box::new(reservation))));
@@ -122,9 +172,10 @@ fn reserve_item(
         order_number: None,
         created_ms: now_ms,
     };
+    let key = taking.take(id);
     write(products, &request.name, &product)?;
-    write(reservations, &request.request_id, &record)?;
-    held.insert(request.request_id.as_bytes(), &[][..])?;
+    write(reservations, &key, &record)?;
+    held.insert(key, &[][..])?;
     Ok(Ok(ReserveOutcome {
         reservation: record.reservation(&request.request_id),
         created: true,
@@ -134,13 +185,17 @@ fn reserve_item(
 
 /// One confirm inside a group's transaction.
 fn confirm_item(
-    products: &TransactionalTree,
-    reservations: &TransactionalTree,
-    held: &TransactionalTree,
+    trees: &Trees<'_>,
+    arrivals: &Arrivals,
     request_id: &str,
     order_number: u64,
 ) -> ItemResult<Transition> {
-    let Some(mut record) = read_reservation(reservations, request_id)? else {
+    let Trees {
+        products,
+        reservations,
+        held,
+    } = *trees;
+    let Some((key, mut record)) = find_reservation(reservations, arrivals.keys(request_id))? else {
         return Ok(Err(StoreError::ReservationNotFound));
     };
     match record.state {
@@ -167,8 +222,8 @@ fn confirm_item(
     record.state = ReservationState::Confirmed;
     record.order_number = Some(order_number);
     write(products, &record.name, &product)?;
-    write(reservations, request_id, &record)?;
-    held.remove(request_id.as_bytes())?;
+    write(reservations, &key, &record)?;
+    held.remove(key)?;
     // Confirming moves stock from held to confirmed; what clients see of the product is
     // unchanged, so there is nothing to invalidate.
     Ok(Ok(Transition {
@@ -209,20 +264,30 @@ impl CatalogStore {
 
     /// The reserve transaction of a group, not yet flushed. One transaction for the group,
     /// not one per item: every sled transaction writes its own batch marker to disk, and
-    /// under load those small writes, not the data, kept the disk busy.
+    /// under load those small writes, not the data, kept the disk busy. Reserves take
+    /// turns (the write lock on the arrivals), as they give out arrival numbers.
     fn write_reserves(
         &self,
         requests: &[ReserveRequest],
         now_ms: u64,
     ) -> Result<Vec<Result<ReserveOutcome, StoreError>>, StoreError> {
-        let outcomes = (&self.products, &self.reservations, &self.held).transaction(
+        let mut arrivals = self.arrivals.write().unwrap_or_else(|e| e.into_inner());
+        let (outcomes, taken) = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
-                requests
+                let trees = Trees {
+                    products,
+                    reservations,
+                    held,
+                };
+                let mut taking = Taking::from(&arrivals);
+                let outcomes = requests
                     .iter()
-                    .map(|request| reserve_item(products, reservations, held, request, now_ms))
-                    .collect::<TxResult<Vec<_>>>()
+                    .map(|request| reserve_item(&trees, &arrivals, &mut taking, request, now_ms))
+                    .collect::<TxResult<Vec<_>>>()?;
+                Ok((outcomes, taking.taken))
             },
         )?;
+        arrivals.taken(taken.iter().map(|(id, n)| (id.as_str(), *n)));
         Ok(outcomes)
     }
 
@@ -259,12 +324,18 @@ impl CatalogStore {
         &self,
         items: &[(String, u64)],
     ) -> Result<Vec<Result<Transition, StoreError>>, StoreError> {
+        let arrivals = self.arrivals.read().unwrap_or_else(|e| e.into_inner());
         let transitions = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
+                let trees = Trees {
+                    products,
+                    reservations,
+                    held,
+                };
                 items
                     .iter()
                     .map(|(request_id, number)| {
-                        confirm_item(products, reservations, held, request_id, *number)
+                        confirm_item(&trees, &arrivals, request_id, *number)
                     })
                     .collect::<TxResult<Vec<_>>>()
             },
@@ -275,9 +346,19 @@ impl CatalogStore {
     /// Held -> released, returning the stock. Repeating it is harmless; releasing a
     /// confirmed reservation is a conflict.
     pub(crate) async fn release(&self, request_id: &str) -> Result<Transition, StoreError> {
+        let transition = self.write_release(request_id)?;
+        // Also for a repeat: the first call's write may still be waiting for its flush.
+        self.flush().await?;
+        Ok(transition)
+    }
+
+    /// The release transaction, not yet flushed.
+    fn write_release(&self, request_id: &str) -> Result<Transition, StoreError> {
+        let arrivals = self.arrivals.read().unwrap_or_else(|e| e.into_inner());
         let transition = (&self.products, &self.reservations, &self.held).transaction(
             |(products, reservations, held)| {
-                let Some(mut record) = read_reservation(reservations, request_id)? else {
+                let found = find_reservation(reservations, arrivals.keys(request_id))?;
+                let Some((key, mut record)) = found else {
                     return abort(StoreError::ReservationNotFound);
                 };
                 match record.state {
@@ -299,8 +380,8 @@ impl CatalogStore {
                 product.version += 1;
                 record.state = ReservationState::Released;
                 write(products, &record.name, &product)?;
-                write(reservations, request_id, &record)?;
-                held.remove(request_id.as_bytes())?;
+                write(reservations, &key, &record)?;
+                held.remove(key)?;
                 Ok(Transition {
                     reservation: record.reservation(request_id),
                     changed: true,
@@ -308,8 +389,6 @@ impl CatalogStore {
                 })
             },
         )?;
-        // Also for a repeat: the first call's write may still be waiting for its flush.
-        self.flush().await?;
         Ok(transition)
     }
 

@@ -1,7 +1,7 @@
 //! [`CatalogStore`]: the sled database, opening and seeding it, flushing, and reads.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use sled::transaction::TransactionError;
 
@@ -9,6 +9,7 @@ use toystore_api::catalog::{
     Invalidate, LedgerRow, Product, Reservation, ReservationState, SEED_PRODUCTS,
 };
 
+use super::arrivals::{self, Arrivals};
 use super::error::StoreError;
 use super::group_flush::{FlushObserver, GroupFlush};
 use super::records::{decode, encode, ProductRecord, ReservationRecord};
@@ -24,11 +25,14 @@ pub(crate) struct CatalogStore {
     /// Concurrent changes share fsyncs through it.
     pub(super) flusher: GroupFlush,
     pub(super) products: sled::Tree,
+    /// Reservations in arrival order ([`arrivals`]).
     pub(super) reservations: sled::Tree,
-    /// Index of held reservations (request id -> nothing), so reconciliation need not scan
-    /// every reservation ever made.
+    /// The held reservations' keys, so reconciliation need not scan every reservation ever
+    /// made.
     pub(super) held: sled::Tree,
     pub(super) meta: sled::Tree,
+    /// Finds a reservation by request id; reserves hold it to write, the others to read.
+    pub(super) arrivals: Arc<RwLock<Arrivals>>,
 }
 
 /// Which reservations a listing by age admits: those taken at least `age_ms` before now,
@@ -82,12 +86,26 @@ impl CatalogStore {
             };
             GroupFlush::start(flush, observe)
         };
+        let reservations = db.open_tree(arrivals::RESERVATIONS)?;
+        let held = db.open_tree(arrivals::HELD)?;
+        let moved = arrivals::move_from_request_id_keys(&db, &reservations, &held)?;
+        if moved > 0 {
+            tracing::info!(moved, "reservations moved to arrival order");
+        }
+        let started = std::time::Instant::now();
+        let index = Arrivals::load(&reservations)?;
+        tracing::info!(
+            reservations = index.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "reservations indexed"
+        );
         let store = CatalogStore {
             flusher,
             products: db.open_tree("products")?,
-            reservations: db.open_tree("reservations")?,
-            held: db.open_tree("held")?,
+            reservations,
+            held,
             meta: db.open_tree("meta")?,
+            arrivals: Arc::new(RwLock::new(index)),
             db,
         };
         store.seed(initial_stock)?;
@@ -159,12 +177,14 @@ impl CatalogStore {
     /// One reservation by its request id (the tests read it back).
     #[cfg(test)]
     pub(crate) fn reservation(&self, request_id: &str) -> Result<Reservation, StoreError> {
-        let bytes = self
-            .reservations
-            .get(request_id.as_bytes())?
-            .ok_or(StoreError::ReservationNotFound)?;
-        let record: ReservationRecord = decode(&bytes)?;
-        Ok(record.reservation(request_id))
+        let arrivals = self.arrivals.read().unwrap_or_else(|e| e.into_inner());
+        for key in arrivals.keys(request_id) {
+            if let Some(bytes) = self.reservations.get(key)? {
+                let record: ReservationRecord = decode(&bytes)?;
+                return Ok(record.reservation(request_id));
+            }
+        }
+        Err(StoreError::ReservationNotFound)
     }
 
     /// Reservations in `state` (all if `None`), only those [`OlderThan`] admits if given.
@@ -178,14 +198,14 @@ impl CatalogStore {
         older_than_ms: Option<u64>,
         now_ms: impl FnOnce() -> u64,
     ) -> Result<Vec<Reservation>, StoreError> {
-        let ids: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match state {
+        let keys: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match state {
             Some(ReservationState::Held) => Box::new(self.held.iter().keys()),
             _ => Box::new(self.reservations.iter().keys()),
         };
         let mut found = Vec::new();
-        for id in ids {
-            let id = id?;
-            let Some(bytes) = self.reservations.get(&id)? else {
+        for key in keys {
+            let key = key?;
+            let Some(bytes) = self.reservations.get(&key)? else {
                 continue; // released between the index read and this one
             };
             let record: ReservationRecord = decode(&bytes)?;
@@ -194,7 +214,7 @@ impl CatalogStore {
             }
             found.push((
                 record.created_ms,
-                record.reservation(&String::from_utf8_lossy(&id)),
+                record.reservation(arrivals::request_id(&key)?),
             ));
         }
         let Some(age_ms) = older_than_ms else {

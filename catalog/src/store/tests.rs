@@ -418,3 +418,64 @@ async fn a_reservation_taken_during_a_listing_is_not_old() {
     );
     assert_eq!(old_seen, None, "a fresh reservation was listed as old");
 }
+
+/// A store written before arrival order kept reservations (and the held index) keyed by
+/// request id. Opened now, they move to arrival order once, and nothing about them changes:
+/// the listing, repeats, the ledger, and confirming one still held.
+#[tokio::test]
+async fn a_store_keyed_by_request_id_opens_with_its_reservations_in_arrival_order() {
+    let (dir, store) = open(100);
+    let path = dir.path().join("catalog");
+    store.reserve(&request("r1", "Tux", 2), 1).await.unwrap();
+    store.reserve(&request("r2", "Clue", 3), 2).await.unwrap();
+    store.confirm("r1", 7).await.unwrap();
+    let before = store.reservations(None, None, || 10).unwrap();
+    drop(store);
+    // Rewrite it in the old layout.
+    {
+        let db = sled::open(&path).unwrap();
+        let new = db.open_tree(arrivals::RESERVATIONS).unwrap();
+        let new_held = db.open_tree(arrivals::HELD).unwrap();
+        let old = db.open_tree("reservations").unwrap();
+        let old_held = db.open_tree("held").unwrap();
+        for item in new.iter() {
+            let (key, value) = item.unwrap();
+            let id = arrivals::request_id(&key).unwrap().to_string();
+            old.insert(id.as_bytes(), value).unwrap();
+            if new_held.contains_key(&key).unwrap() {
+                old_held.insert(id.as_bytes(), &[][..]).unwrap();
+            }
+        }
+        drop((new, new_held));
+        db.drop_tree(arrivals::RESERVATIONS).unwrap();
+        db.drop_tree(arrivals::HELD).unwrap();
+        db.flush().unwrap();
+    }
+    let store = CatalogStore::open(&path, 100).unwrap();
+    let names: Vec<Vec<u8>> = store.db.tree_names().iter().map(|n| n.to_vec()).collect();
+    assert!(
+        !names.contains(&b"reservations".to_vec()),
+        "old tree dropped"
+    );
+    assert!(!names.contains(&b"held".to_vec()), "old held index dropped");
+    let mut after = store.reservations(None, None, || 10).unwrap();
+    let mut before = before;
+    before.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    after.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+    assert_eq!(after, before);
+    let held: Vec<_> = store
+        .reservations(Some(ReservationState::Held), None, || 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.request_id)
+        .collect();
+    assert_eq!(held, vec!["r2".to_string()]);
+    let repeat = store.reserve(&request("r2", "Clue", 3), 3).await.unwrap();
+    assert!(!repeat.created);
+    store.confirm("r2", 8).await.unwrap();
+    let fresh = store.reserve(&request("r3", "Tux", 1), 4).await.unwrap();
+    assert!(fresh.created);
+    assert_eq!(store.reservation("r3").unwrap().quantity, 1);
+    assert_ledger_balances(&store);
+    assert_eq!(row(&store, "Clue").confirmed, 3);
+}
