@@ -65,10 +65,9 @@ impl Arrivals {
     }
 
     /// The keys that may hold `request_id`'s reservation; the caller reads each.
-    pub(super) fn keys(&self, request_id: &str) -> impl Iterator<Item = Vec<u8>> + '_ {
+    pub(super) fn keys(&self, request_id: &str) -> Vec<Vec<u8>> {
         let numbers = self.index.candidates(request_id);
-        let id = request_id.to_string();
-        numbers.into_iter().map(move |n| key(n, &id))
+        numbers.into_iter().map(|n| key(n, request_id)).collect()
     }
 
     /// The arrival number the next new reservation gets; nothing is taken until

@@ -57,7 +57,7 @@ fn find_product(tree: &TransactionalTree, name: &str) -> TxResult<Option<Product
 /// The reservation under the first of `keys` that holds one, with its key.
 fn find_reservation(
     tree: &TransactionalTree,
-    keys: impl Iterator<Item = Vec<u8>>,
+    keys: impl IntoIterator<Item = Vec<u8>>,
 ) -> TxResult<Option<(Vec<u8>, ReservationRecord)>> {
     for key in keys {
         if let Some(bytes) = tree.get(&key)? {
@@ -143,7 +143,7 @@ fn reserve_item(
         held,
     } = *trees;
     let id = request.request_id.as_str();
-    let keys = arrivals.keys(id).chain(taking.keys(id));
+    let keys = arrivals.keys(id).into_iter().chain(taking.keys(id));
     if let Some((_, existing)) = find_reservation(reservations, keys)? {
         let reservation = existing.reservation(&request.request_id);
         if existing.name != request.name || existing.quantity != request.quantity {
