@@ -1,5 +1,5 @@
 //! The order state machine's data in sled: orders by number (each with its request id),
-//! tombstoned request ids, the applied position; reads, and applying a batch of entries.
+//! tombstoned request ids, the applied position; opening them, and reads.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
