@@ -53,7 +53,7 @@ async fn fresh_store_is_seeded_once_with_ten_toys() {
     store.reserve(&request("r1", "Tux", 5), 1).await.unwrap();
     drop(store);
     // Reopening with another initial stock must not seed again.
-    let store = CatalogStore::open(&dir.path().join("catalog"), 7).unwrap();
+    let store = unlocked(|| CatalogStore::open(&dir.path().join("catalog"), 7).ok()).await;
     assert_eq!(store.product("Tux").unwrap().quantity, 95);
     assert_eq!(store.product("Clue").unwrap().quantity, 100);
 }
@@ -419,6 +419,18 @@ async fn a_reservation_taken_during_a_listing_is_not_old() {
     assert_eq!(old_seen, None, "a fresh reservation was listed as old");
 }
 
+/// What `open` gives once the database's file lock is free: a store just dropped may still
+/// hold it while its last flush round ends.
+async fn unlocked<T>(mut open: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Duration::from_secs(10);
+    testkit::wait::wait_until_async("the store's lock", deadline, || {
+        let opened = open();
+        async move { opened }
+    })
+    .await
+    .unwrap()
+}
+
 /// A store written before arrival order kept reservations (and the held index) keyed by
 /// request id. Opened now, they move to arrival order once, and nothing about them changes:
 /// the listing, repeats, the ledger, and confirming one still held.
@@ -431,9 +443,10 @@ async fn a_store_keyed_by_request_id_opens_with_its_reservations_in_arrival_orde
     store.confirm("r1", 7).await.unwrap();
     let before = store.reservations(None, None, || 10).unwrap();
     drop(store);
-    // Rewrite it in the old layout.
+    // Rewrite it in the old layout, once the dropped store's flusher has let go of the
+    // database (a flush round under way holds it a moment longer).
     {
-        let db = sled::open(&path).unwrap();
+        let db = unlocked(|| sled::open(&path).ok()).await;
         let new = db.open_tree(arrivals::RESERVATIONS).unwrap();
         let new_held = db.open_tree(arrivals::HELD).unwrap();
         let old = db.open_tree("reservations").unwrap();
@@ -451,7 +464,7 @@ async fn a_store_keyed_by_request_id_opens_with_its_reservations_in_arrival_orde
         db.drop_tree(arrivals::HELD).unwrap();
         db.flush().unwrap();
     }
-    let store = CatalogStore::open(&path, 100).unwrap();
+    let store = unlocked(|| CatalogStore::open(&path, 100).ok()).await;
     let names: Vec<Vec<u8>> = store.db.tree_names().iter().map(|n| n.to_vec()).collect();
     assert!(
         !names.contains(&b"reservations".to_vec()),

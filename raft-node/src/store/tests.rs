@@ -293,6 +293,17 @@ async fn a_hole_under_the_log_that_the_state_machine_covers_is_purged_at_open() 
     assert_eq!(log.try_get_log_entries(0..10).await.unwrap().len(), 3);
 }
 
+/// A store that applied orders 0 and 1 (entries 1 and 2), request ids `a` and `b`.
+async fn two_applied() -> (tempfile::TempDir, sled::Db, StateMachineStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path()).unwrap();
+    let (_, mut sm) = open(&db, dir.path()).unwrap();
+    sm.apply(vec![order(1, "a", "Tux", 1), order(2, "b", "Whale", 2)])
+        .await
+        .unwrap();
+    (dir, db, sm)
+}
+
 /// What a crash in the middle of applying a batch can leave (a prefix of its inserts: one
 /// order per create, the applied position last), re-applied as openraft does after a
 /// restart, ends in the state of an uninterrupted apply.
@@ -305,16 +316,6 @@ async fn re_applying_a_batch_after_a_crash_in_its_middle_gives_the_same_orders()
             order(5, "e", "Tux", 3),
         ]
     };
-    // A store that applied orders 0 and 1 (entries 1 and 2).
-    async fn two_applied() -> (tempfile::TempDir, sled::Db, StateMachineStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = open_db(dir.path()).unwrap();
-        let (_, mut sm) = open(&db, dir.path()).unwrap();
-        sm.apply(vec![order(1, "a", "Tux", 1), order(2, "b", "Whale", 2)])
-            .await
-            .unwrap();
-        (dir, db, sm)
-    }
     let whole = {
         let (_dir, _db, mut sm) = two_applied().await;
         sm.apply(batch()).await.unwrap();
@@ -368,14 +369,8 @@ async fn re_applying_a_batch_after_a_crash_in_its_middle_gives_the_same_orders()
 /// the tombstones stay, and both are still known.
 #[tokio::test]
 async fn a_store_from_before_the_index_opens_with_its_requests_known() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_db(dir.path()).unwrap();
-    {
-        let (_, mut sm) = open(&db, dir.path()).unwrap();
-        sm.apply(vec![order(1, "a", "Tux", 1), order(2, "b", "Whale", 2)])
-            .await
-            .unwrap();
-    }
+    let (dir, db, sm) = two_applied().await;
+    drop(sm);
     let requests = db.open_tree("requests").unwrap();
     let state = |s: state_machine::RequestState| bincode::serialize(&s).unwrap();
     requests

@@ -111,11 +111,11 @@ impl StateMachineStore {
     /// That is exact because the state only grows: order `n` (holding its request id) is
     /// written once, in the order of `n`, and a tombstone never changes once written. So
     /// the state at the last applied entry is every order below `next_number` and the
-    /// tombstones written by then. Tombstones
-    /// written since may be copied too; that changes nothing a replay of the entries after
-    /// the snapshot computes: a tombstone is only written for a request never seen before,
-    /// so no earlier entry after the snapshot names that request, and the tombstone's own
-    /// entry finds it and answers as it did.
+    /// tombstones written by then. Tombstones written since may be copied too; that
+    /// changes nothing a replay of the entries after the snapshot computes: a tombstone is
+    /// only written for a request never seen before, so no earlier entry after the
+    /// snapshot names that request, and the tombstone's own entry finds it and answers as
+    /// it did.
     pub(super) fn capture(
         &self,
     ) -> Result<(Vec<u8>, Option<LogId>, StoredMembership), StorageError> {
