@@ -152,13 +152,19 @@ impl StateMachineStore {
         Ok(())
     }
 
-    /// Indexes every order's request id and every tombstone, afresh.
-    pub(super) fn rebuild_index(&self, index: &mut RequestIndex) -> Result<(), StorageError> {
+    /// Indexes every order's request id, read back from the tree, and every tombstone,
+    /// afresh.
+    fn rebuild_index(&self, index: &mut RequestIndex) -> Result<(), StorageError> {
         index.clear();
         for item in self.orders.iter() {
             let (key, value) = item.map_err(sm_read_err)?;
             index.insert(request_id_of(&value)?, Candidate::Order(from_be_key(&key)));
         }
+        self.index_tombstones(index)
+    }
+
+    /// Indexes every tombstone.
+    pub(super) fn index_tombstones(&self, index: &mut RequestIndex) -> Result<(), StorageError> {
         for key in self.tombstones.iter().keys() {
             let key = key.map_err(sm_read_err)?;
             let id = std::str::from_utf8(&key).map_err(sm_read_err)?;

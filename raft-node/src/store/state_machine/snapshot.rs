@@ -11,6 +11,7 @@ use super::data::{
     decode, encode, request_id_range, RequestState, StateMachineStore, StoredOrder,
     CURRENT_SNAPSHOT, INSTALLING, LAST_APPLIED, MEMBERSHIP, NEXT_NUMBER, SNAPSHOT,
 };
+use super::index::Candidate;
 use super::snapshot_file::SnapshotFiles;
 use crate::store::errors::{sm_read_err, snapshot_err};
 use crate::store::keys::{be_key, from_be_key};
@@ -202,8 +203,12 @@ impl StateMachineStore {
             tree.insert(key, value).map(|_| ()).map_err(snapshot_err)
         };
         let mut index = self.lock();
+        // The index afresh, from the body: the orders it holds are all the tree keeps once
+        // those past it are removed below, so they need not be read back from disk.
+        index.clear();
         for order in &body.orders {
             write(&self.orders, &be_key(order.number), encode(order))?;
+            index.insert(&order.request_id, Candidate::Order(order.number));
         }
         // Orders' ids are in their orders already.
         for (id, state) in &body.requests {
@@ -218,7 +223,7 @@ impl StateMachineStore {
                 .remove(key.map_err(sm_read_err)?)
                 .map_err(snapshot_err)?;
         }
-        self.rebuild_index(&mut index)?;
+        self.index_tombstones(&mut index)?;
         let meta = &record.meta;
         write(&self.meta, NEXT_NUMBER, be_key(body.next_number).to_vec())?;
         write(&self.meta, LAST_APPLIED, encode(&meta.last_log_id))?;
@@ -485,11 +490,20 @@ mod tests {
         let want = source.digest().unwrap();
 
         // A node holding an order the snapshot lacks (a stray past its next number).
+        // And a tombstone, which an install keeps.
         let (dir, sm, _, _) = applied(&["a", "b", "c", "x"]);
+        let tombstone = crate::typ::Entry {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), 5),
+            payload: openraft::EntryPayload::Normal(crate::typ::Command::Tombstone {
+                request_id: "t".into(),
+            }),
+        };
+        sm.apply_batch(&[tombstone]).unwrap();
         sm.restore(&meta, &data).unwrap();
         assert_eq!(sm.digest().unwrap(), want);
         assert!(sm.request("x").unwrap().is_none());
         assert_eq!(sm.request("b").unwrap(), Some(RequestState::Ordered(1)));
+        assert_eq!(sm.request("t").unwrap(), Some(RequestState::Tombstone));
         assert_eq!(sm.current_snapshot().unwrap().unwrap().0, meta);
         drop(sm);
 
