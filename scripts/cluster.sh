@@ -412,32 +412,36 @@ leader_addr() {
   node_addr "$leader"
 }
 
-post_json() {
-  local url="$1" body="$2" answer
-  answer="$(curl_admin -sS --max-time 30 -X POST "$(scheme)://$url" -H 'content-type: application/json' -d "$body" -w '\n%{http_code}')" ||
-    die "POST $url failed"
-  [[ "${answer##*$'\n'}" == 200 ]] || die "POST $url: ${answer%$'\n'*}"
+# Sends $1 (POST or DELETE) to the admin route $2, with the JSON body $3 if not empty,
+# waiting up to $4 s (default 30). Sets `answer` to the reply's body and `code` to its HTTP
+# status (callers declare both local); dies when no reply comes.
+admin_call() {
+  local method="$1" url="$2" body="${3-}" max_time="${4:-30}" reply
+  local args=(-sS --max-time "$max_time" -X "$method" "$(scheme)://$url" -w '\n%{http_code}')
+  if [[ -n "$body" ]]; then args+=(-H 'content-type: application/json' -d "$body"); fi
+  reply="$(curl_admin "${args[@]}")" || die "$method $url failed"
+  code="${reply##*$'\n'}"
+  answer="${reply%$'\n'*}"
 }
 
-delete_admin() {
-  local url="$1" answer
-  answer="$(curl_admin -sS --max-time 30 -X DELETE "$(scheme)://$url" -w '\n%{http_code}')" ||
-    die "DELETE $url failed"
-  [[ "${answer##*$'\n'}" == 200 ]] || die "DELETE $url: ${answer%$'\n'*}"
+# Like admin_call, and dies unless the reply is 200.
+admin_ok() {
+  local answer code
+  admin_call "$@"
+  [[ "$code" == 200 ]] || die "$1 $2: $answer"
 }
 
 # Adds node $1 as a learner through leader $2 and returns once it has caught up. The
 # leader answers 503 when the node was added but is still catching up after the time one
 # call waits (a large store takes longer): ask again, which waits again, for up to 10 min.
 add_learner() {
-  local id="$1" leader="$2" url answer code deadline=$((SECONDS + 600))
-  url="$leader/cluster/learners"
+  local id="$1" leader="$2" answer code deadline=$((SECONDS + 600))
   while :; do
-    answer="$(curl_admin -sS --max-time 60 -X POST "$(scheme)://$url" -H 'content-type: application/json' \
-      -d "{\"id\": $id, \"addr\": \"$(node_addr "$id")\"}" -w '\n%{http_code}')" || die "POST $url failed"
-    code="${answer##*$'\n'}"
+    admin_call POST "$leader/cluster/learners" "{\"id\": $id, \"addr\": \"$(node_addr "$id")\"}" 60
     [[ "$code" == 200 ]] && return 0
-    if [[ "$code" != 503 ]] || ((SECONDS >= deadline)); then die "POST $url: ${answer%$'\n'*}"; fi
+    if [[ "$code" != 503 ]] || ((SECONDS >= deadline)); then
+      die "POST $leader/cluster/learners: $answer"
+    fi
     echo "node-$id is still catching up"
   done
 }
@@ -468,7 +472,7 @@ cmd_add_node() {
   leader="$(leader_addr)"
   add_learner "$id" "$leader"
   voters="$(echo "$NODES" | tr ' ' ',')"
-  post_json "$leader/cluster/membership" "{\"voters\": [$voters]}"
+  admin_ok POST "$leader/cluster/membership" "{\"voters\": [$voters]}"
   # The gateway learns the membership from the nodes; wait until it routes to the new one.
   gateway_learns "$id" yes
   echo "node-$id joined as a voter"
@@ -479,10 +483,10 @@ cmd_remove_node() {
   [[ " $NODES " == *" $id "* ]] || die "node-$id is not a member (nodes: $NODES)"
   for n in $NODES; do [[ "$n" != "$id" ]] && rest="${rest:+$rest }$n"; done
   [[ -n "$rest" ]] || die "cannot remove the last node"
-  post_json "$(leader_addr)/cluster/membership" "{\"voters\": [$(echo "$rest" | tr ' ' ',')]}"
+  admin_ok POST "$(leader_addr)/cluster/membership" "{\"voters\": [$(echo "$rest" | tr ' ' ',')]}"
   # Out of the learners too: a node an unfinished add-node left a learner is no voter, and
   # the leader would go on retrying it once it is stopped.
-  delete_admin "$(leader_addr)/cluster/learners/$id"
+  admin_ok DELETE "$(leader_addr)/cluster/learners/$id"
   local pid
   if pid="$(pid_of "node-$id")"; then
     kill -TERM "$pid"
